@@ -1,0 +1,90 @@
+"""``POST /v1/chat/completions``: parse, run the pipeline, serialise."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..auth import request_credentials
+from ..errors import InvalidRequest, KimiProxyError, UpstreamError
+from ..openai_format import DONE, ChunkWriter, completion_body, stream_error
+from ..pipeline import ChatPipeline
+from ..request_model import parse_chat_request
+from ..state import proxy_state
+from ..usage import usage_for
+
+log = logging.getLogger(__name__)
+bp = Blueprint("chat", __name__)
+
+
+def _read_json() -> object:
+    if not request.get_data(cache=True):
+        raise InvalidRequest("the request body is empty: send a JSON chat completion request")
+    body = request.get_json(silent=True, force=True)
+    if body is None:
+        raise InvalidRequest("the request body is not valid JSON")
+    return body
+
+
+@bp.post("/chat/completions")
+def chat_completions():
+    state = proxy_state()
+    credentials = request_credentials(state.config)
+    chat_request = parse_chat_request(
+        _read_json(), strip_citations_default=bool(state.config["STRIP_CITATIONS"]))
+    pipeline = ChatPipeline(state.pm, state.config, state.client, chat_request, credentials)
+    pipeline.open()
+    log.info("request %s: model=%s stream=%s chat=%s", pipeline.context.request_id,
+             chat_request.model_name, chat_request.stream, pipeline.context.chat_id)
+    if chat_request.stream:
+        return Response(_stream(pipeline), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return jsonify(_complete(pipeline))
+
+
+def _complete(pipeline: ChatPipeline) -> dict:
+    error = None
+    try:
+        message = pipeline.collect()
+    except KimiProxyError as exc:
+        error = exc
+        raise
+    finally:
+        pipeline.finish(error)
+    usage = usage_for(pipeline.context.prompt, message.text + message.reasoning_content)
+    return completion_body(pipeline.completion_id, pipeline.request.model_name, message, usage,
+                           pipeline.response_extras())
+
+
+def _stream(pipeline: ChatPipeline) -> Iterator[bytes]:
+    request_ = pipeline.request
+    writer = ChunkWriter(pipeline.completion_id, request_.model_name, request_.include_usage)
+    error: KimiProxyError | None = None
+    try:
+        yield writer.first()
+        for delta in pipeline.stream():
+            yield writer.reasoning(delta.text) if delta.kind == "reasoning" else writer.content(
+                delta.text)
+        message = pipeline.message
+        yield writer.finish(message.finish_reason, pipeline.response_extras())
+        if writer.include_usage:
+            yield writer.usage(usage_for(pipeline.context.prompt,
+                                         message.text + message.reasoning_content))
+    except KimiProxyError as exc:
+        error = exc
+        log.warning("request %s: failed mid-stream: %s", pipeline.context.request_id, exc.code)
+        yield stream_error(exc)
+    except GeneratorExit:
+        pipeline.context.client_disconnected = True
+        log.info("request %s: client disconnected", pipeline.context.request_id)
+        raise
+    except Exception:
+        log.exception("request %s: unexpected failure mid-stream", pipeline.context.request_id)
+        error = UpstreamError("the answer failed inside the proxy", code="internal_error",
+                              status=500)
+        yield stream_error(error)
+    finally:
+        pipeline.finish(error)
+    yield DONE

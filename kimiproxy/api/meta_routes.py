@@ -1,0 +1,20 @@
+"""Service routes: ``/ping`` for health checks and ``/-/plugins`` for introspection."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from ..plugin_manager import describe_plugins
+from ..state import proxy_state
+
+bp = Blueprint("meta", __name__)
+
+
+@bp.get("/ping")
+def ping():
+    return "pong", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/-/plugins")
+def plugins():
+    return jsonify({"plugins": describe_plugins(proxy_state().pm)})

@@ -1,0 +1,30 @@
+"""``GET /v1/models`` and ``GET /v1/models/{id}``: the models this protocol generation supports."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from ..errors import NotFound
+from ..models import known_model, listed_models
+from ..state import proxy_state
+
+bp = Blueprint("models", __name__)
+CREATED = 1_700_000_000  # a fixed timestamp: the list does not change between calls
+
+
+def _model(model_id: str) -> dict:
+    return {"id": model_id, "object": "model", "created": CREATED, "owned_by": "moonshot"}
+
+
+@bp.get("/models")
+def list_models():
+    protocol = proxy_state().config["PROTOCOL"]
+    return jsonify({"object": "list", "data": [_model(m) for m in listed_models(protocol)]})
+
+
+@bp.get("/models/<path:model_id>")
+def retrieve_model(model_id: str):
+    if not known_model(model_id, proxy_state().config["PROTOCOL"]):
+        raise NotFound(f"The model '{model_id}' does not exist", param="model",
+                       code="model_not_found")
+    return jsonify(_model(model_id))

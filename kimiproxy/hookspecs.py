@@ -1,0 +1,75 @@
+"""The hooks a chat request flows through. Each spec's docstring is its contract.
+
+Implement them with ``from kimiproxy import hookimpl``; pluggy passes only the arguments an
+implementation names, so specs may gain parameters without breaking plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .context import AnswerMessage, ChatContext, Delta
+    from .errors import KimiProxyError
+    from .request_model import ChatRequest
+
+hookspec = pluggy.HookspecMarker("kimiproxy")
+
+
+@hookspec(firstresult=True)
+def kimiproxy_select_credential(
+    credentials: list[str], excluded: set[str], request: ChatRequest, context: ChatContext
+) -> str | None:
+    """Choose the Kimi token (refresh token or access JWT) to answer ``request`` with.
+
+    ``credentials`` are the caller's tokens in the order given; ``excluded`` are tokens that already
+    failed for this request (throttled, busy or rejected) and must not be chosen again. Return one
+    token, or ``None`` to let the next implementation decide. Stops at the first non-None result;
+    the built-in ``random_credential`` plugin answers last.
+    """
+
+
+@hookspec
+def kimiproxy_prepare_request(request: ChatRequest, context: ChatContext) -> None:
+    """Prepare the turn before it goes upstream; every implementation runs.
+
+    May change ``context.prompt`` (the merged text sent to Kimi), append to ``context.files``
+    (:class:`kimiproxy.events.UploadedFile` already uploaded with ``context.client``), or create the
+    upstream chat early with ``context.ensure_chat()``. Raise a
+    :class:`kimiproxy.errors.KimiProxyError` to refuse the request; cleanup still runs.
+    """
+
+
+@hookspec
+def kimiproxy_process_delta(delta: Delta, context: ChatContext) -> None:
+    """Rewrite one piece of output before it is sent to a streaming client; every implementation runs.
+
+    ``delta.kind`` is ``content``, ``reasoning`` or ``citation``; set ``delta.text`` to change it,
+    to ``""`` to drop it. Runs on the hot path: keep it cheap.
+    """
+
+
+@hookspec
+def kimiproxy_process_message(message: AnswerMessage, context: ChatContext) -> None:
+    """Rewrite the complete answer (``message.content``, ``message.reasoning_content``) of a
+    non-streamed request before it is returned; for a streamed one it sees the assembled answer
+    after the last delta, when changes no longer reach the client. Every implementation runs.
+    """
+
+
+@hookspec
+def kimiproxy_cleanup(context: ChatContext, error: KimiProxyError | None) -> None:
+    """Release what the request created upstream; every implementation runs.
+
+    Called exactly once per chat request after the answer: also when the client disconnected
+    (``context.client_disconnected``) or an error happened (``error``). Must not raise.
+    """
+
+
+@hookspec
+def kimiproxy_register_routes(app: Flask) -> None:
+    """Add routes or blueprints to the Flask app while ``create_app`` builds it."""

@@ -1,0 +1,215 @@
+"""The chat pipeline: choose a credential, prepare the turn, run it upstream, post-process the
+answer and clean up — each step a pluggy hook, with the protocol client underneath."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from itertools import chain
+
+import pluggy
+
+from .context import AnswerMessage, ChatContext, Delta
+from .errors import (
+    AuthenticationFailed,
+    KimiProxyError,
+    NotFound,
+    UpstreamError,
+    retryable_on_another_account,
+)
+from .events import ChatStarted, Event, Finished, SearchResult, TextDelta, ThinkingDelta, UpstreamFailed
+from .prompt import continuation_prompt, merge_messages
+from .request_model import ChatRequest
+from .upstream import ChatTurn, UpstreamClient
+
+log = logging.getLogger(__name__)
+CITATION_HEADER = "\n\n搜索结果来自：\n"
+
+
+def citation_line(number: int, result: SearchResult) -> str:
+    return f"【检索 {number}】 [{result.title}]({result.url})\n"
+
+
+class ChatPipeline:
+    """One chat request from credential choice to cleanup.
+
+    ``open()`` starts the answer and returns only once Kimi produced output, so every failure up to
+    then can still be an HTTP error (or a retry with another of the caller's accounts). Then
+    ``stream()`` or ``collect()`` consume it; ``finish()`` runs the cleanup hook exactly once.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, config: dict, client: UpstreamClient,
+                 request: ChatRequest, credentials: list[str]):
+        self.pm = pm
+        self.request = request
+        self.context = ChatContext(config=config, client=client, request=request,
+                                   credentials=credentials)
+        self.message = AnswerMessage()
+        self._events: Iterator[Event] | None = None
+        self._pending: list[Event] = []
+        self._finished = False
+
+    # -- starting -----------------------------------------------------------------------------
+    def open(self) -> None:
+        context = self.context
+        excluded: set[str] = set()
+        while True:
+            credential = self.pm.hook.kimiproxy_select_credential(
+                credentials=list(context.credentials), excluded=set(excluded),
+                request=self.request, context=context)
+            if credential is None:
+                error = AuthenticationFailed("none of the Kimi tokens given could be used")
+                self.finish(error)
+                raise error
+            context.credential = credential
+            try:
+                self._start_attempt()
+                return
+            except KimiProxyError as error:
+                self._close_events()
+                excluded.add(credential)
+                if self._worth_another_account(error, excluded):
+                    log.warning("request %s: account failed before output (%s), trying another",
+                                context.request_id, error.code)
+                    continue
+                self.finish(error)
+                raise
+            except BaseException:
+                self._close_events()
+                self.finish(UpstreamError("the request failed inside the proxy"))
+                raise
+
+    def _worth_another_account(self, error: KimiProxyError, excluded: set[str]) -> bool:
+        if not any(c not in excluded for c in self.context.credentials):
+            return False
+        if isinstance(error, NotFound) and self.request.conversation_id:
+            return True  # the conversation may belong to another of the caller's accounts
+        return retryable_on_another_account(error)
+
+    def _start_attempt(self) -> None:
+        context, request = self.context, self.request
+        context.chat_id = None
+        context.files = []
+        self._pending = []
+        if request.conversation_id:
+            context.prompt = continuation_prompt(request.messages)
+        else:
+            context.prompt = merge_messages(request.messages, has_files=request.has_file_parts)
+        self.pm.hook.kimiproxy_prepare_request(request=request, context=context)
+        existing_chat = context.chat_id or request.conversation_id
+        turn = ChatTurn(credential=context.credential, prompt=context.prompt, model=request.model,
+                        chat_id=existing_chat, files=list(context.files),
+                        has_files=bool(context.files))
+        self._events = context.client.chat(turn)
+        for event in self._events:
+            self._pending.append(event)
+            if isinstance(event, ChatStarted):
+                self._record_chat(event, created=existing_chat is None)
+            elif isinstance(event, UpstreamFailed):
+                raise event.error
+            else:
+                return
+        raise UpstreamError("Kimi ended the answer before sending anything")
+
+    def _record_chat(self, event: ChatStarted, created: bool) -> None:
+        if created:
+            self.context.chat_created(event.chat_id)
+        else:
+            self.context.chat_id = event.chat_id
+
+    def _close_events(self) -> None:
+        events, self._events = self._events, None
+        close = getattr(events, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # closing a broken upstream stream must not mask the real error
+                log.debug("closing the upstream stream failed", exc_info=True)
+
+    # -- consuming ----------------------------------------------------------------------------
+    def _events_in_order(self) -> Iterator[Event]:
+        rest = self._events if self._events is not None else iter(())
+        pending, self._pending = self._pending, []
+        for event in chain(pending, rest):
+            if isinstance(event, UpstreamFailed):
+                raise event.error
+            yield event
+            if isinstance(event, Finished):
+                return
+        raise UpstreamError("Kimi's answer was cut off before it finished")
+
+    def stream(self) -> Iterator[Delta]:
+        """Post-processed deltas for a streaming client; citations arrive as their own deltas."""
+        message, hook = self.message, self.pm.hook.kimiproxy_process_delta
+        silent = self.request.model.silent
+        for event in self._events_in_order():
+            if isinstance(event, TextDelta):
+                delta = Delta("content", event.text)
+            elif isinstance(event, ThinkingDelta):
+                delta = Delta("reasoning", event.text)
+            elif isinstance(event, SearchResult):
+                message.search_results.append(event)
+                if silent:
+                    continue
+                delta = Delta("citation", citation_line(len(message.search_results), event))
+            elif isinstance(event, Finished):
+                message.finish_reason = event.reason
+                continue
+            else:
+                self._record_chat(event, created=False)
+                continue
+            hook(delta=delta, context=self.context)
+            if not delta.text:
+                continue
+            if delta.kind == "reasoning":
+                message.reasoning_content += delta.text
+            else:
+                message.content += delta.text
+            yield delta
+        self.pm.hook.kimiproxy_process_message(message=message, context=self.context)
+
+    def collect(self) -> AnswerMessage:
+        """The whole answer for a non-streaming client, with the citation block at its end."""
+        message = self.message
+        content, reasoning = [], []
+        for event in self._events_in_order():
+            if isinstance(event, TextDelta):
+                content.append(event.text)
+            elif isinstance(event, ThinkingDelta):
+                reasoning.append(event.text)
+            elif isinstance(event, SearchResult):
+                message.search_results.append(event)
+            elif isinstance(event, Finished):
+                message.finish_reason = event.reason
+        message.content = "".join(content)
+        message.reasoning_content = "".join(reasoning)
+        if message.search_results and not self.request.model.silent:
+            message.citations = CITATION_HEADER + "".join(
+                citation_line(i, r) for i, r in enumerate(message.search_results, 1)).rstrip("\n")
+        self.pm.hook.kimiproxy_process_message(message=message, context=self.context)
+        return message
+
+    # -- ending -------------------------------------------------------------------------------
+    def finish(self, error: KimiProxyError | None) -> None:
+        """Close the upstream stream and run the cleanup hook, once."""
+        if self._finished:
+            return
+        self._finished = True
+        self._close_events()
+        try:
+            self.pm.hook.kimiproxy_cleanup(context=self.context, error=error)
+        except Exception:  # a cleanup plugin failing must not turn an answer into an error
+            log.exception("request %s: a cleanup hook failed", self.context.request_id)
+
+    @property
+    def completion_id(self) -> str:
+        return self.context.chat_id or f"chatcmpl-{self.context.request_id}"
+
+    def response_extras(self) -> dict:
+        """kimiproxy's additions to the OpenAI body: structured citations and the chat to continue."""
+        extra: dict = {}
+        if self.message.search_results:
+            extra["search_results"] = [r.to_dict() for r in self.message.search_results]
+        if self.context.keep_chat and self.context.chat_id:
+            extra["conversation_id"] = self.context.chat_id
+        return extra

@@ -1,0 +1,21 @@
+"""The per-app state kept in ``app.extensions["kimiproxy"]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pluggy
+from flask import current_app
+
+from .upstream import UpstreamClient
+
+
+@dataclass
+class ProxyState:
+    config: dict
+    pm: pluggy.PluginManager
+    client: UpstreamClient
+
+
+def proxy_state() -> ProxyState:
+    return current_app.extensions["kimiproxy"]

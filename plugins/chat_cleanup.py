@@ -1,0 +1,22 @@
+"""Chat cleanup: deletes every upstream chat the request created, so nothing piles up in the
+Kimi account — unless the client asked to keep it through ``conversation_id`` and it answered."""
+
+from __future__ import annotations
+
+import logging
+
+from kimiproxy import hookimpl
+
+log = logging.getLogger(__name__)
+
+
+@hookimpl
+def kimiproxy_cleanup(context, error) -> None:
+    for credential, chat_id in context.created_chats:
+        if context.keep_chat and error is None and chat_id == context.chat_id:
+            continue
+        try:
+            context.client.delete_chat(credential, chat_id)
+        except Exception as exc:  # cleanup is best effort; the answer is already decided
+            log.warning("request %s: could not delete chat %s: %s", context.request_id, chat_id,
+                        getattr(exc, "message", type(exc).__name__))
