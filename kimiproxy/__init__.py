@@ -11,11 +11,11 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("kimiproxy")
 
 
-def create_app(config=None):
+def create_app(config=None, client=None):
     """Build the Flask app (imported lazily so plugins can import ``hookimpl`` cheaply)."""
     from .app import create_app as _create_app
 
-    return _create_app(config)
+    return _create_app(config, client)
 
 
 __all__ = ["__version__", "create_app", "hookimpl"]

@@ -14,25 +14,37 @@ from .config import load_config
 from .errors import KimiProxyError
 from .plugin_manager import build_plugin_manager
 from .state import ProxyState
-from .upstream import make_client
+from .upstream import UpstreamClient, make_client
 
 log = logging.getLogger("kimiproxy")
-HTTP_ERROR_TYPES = {401: "authentication_error", 404: "invalid_request_error",
-                    405: "invalid_request_error", 413: "invalid_request_error"}
+HTTP_ERROR_TYPES = {
+    401: "authentication_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+}
 
 
-def create_app(config: Mapping[str, object] | None = None) -> Flask:
-    """Build a kimiproxy app: settings from defaults, ``KIMIPROXY_*`` and ``config``."""
+def create_app(
+    config: Mapping[str, object] | None = None, client: UpstreamClient | None = None
+) -> Flask:
+    """Build a kimiproxy app: settings from defaults, ``KIMIPROXY_*`` and ``config``.
+
+    ``client`` replaces the protocol client built from the settings (embedding, unit tests).
+    """
     settings = load_config(config)
     check_auth_settings(settings)
-    logging.basicConfig(level=settings["LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = Flask("kimiproxy")
     app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_BODY_BYTES"])
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     pm = build_plugin_manager(settings)
-    app.extensions["kimiproxy"] = ProxyState(config=settings, pm=pm, client=make_client(settings))
+    app.extensions["kimiproxy"] = ProxyState(
+        config=settings, pm=pm, client=client or make_client(settings)
+    )
     for prefix in ("/v1", ""):
         app.register_blueprint(chat_routes.bp, url_prefix=prefix, name=f"chat{prefix}")
         app.register_blueprint(model_routes.bp, url_prefix=prefix, name=f"models{prefix}")
@@ -60,14 +72,27 @@ def _register_error_handlers(app: Flask) -> None:
             message = f"the request body is larger than the {limit}-byte limit (MAX_BODY_BYTES)"
         elif status == 404:
             message = "no such endpoint: see /v1/chat/completions and /v1/models"
-        body = {"error": {"message": message, "type": HTTP_ERROR_TYPES.get(
-            status, "invalid_request_error" if status < 500 else "server_error"),
-            "param": None, "code": error.name.lower().replace(" ", "_")}}
+        body = {
+            "error": {
+                "message": message,
+                "type": HTTP_ERROR_TYPES.get(
+                    status, "invalid_request_error" if status < 500 else "server_error"
+                ),
+                "param": None,
+                "code": error.name.lower().replace(" ", "_"),
+            }
+        }
         return jsonify(body), status
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         log.exception("unexpected error")
-        body = {"error": {"message": "the proxy failed to handle the request",
-                          "type": "server_error", "param": None, "code": "internal_error"}}
+        body = {
+            "error": {
+                "message": "the proxy failed to handle the request",
+                "type": "server_error",
+                "param": None,
+                "code": "internal_error",
+            }
+        }
         return jsonify(body), 500

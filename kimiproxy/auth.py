@@ -17,7 +17,9 @@ def bearer_value() -> str:
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationFailed(
             "Missing credentials: send 'Authorization: Bearer <Kimi refresh token or access "
-            "token>' (several comma-separated)", code="missing_api_key")
+            "token>' (several comma-separated)",
+            code="missing_api_key",
+        )
     return value.strip()
 
 
@@ -30,15 +32,18 @@ def request_credentials(config: dict) -> list[str]:
         return split_list(config.get("KIMI_TOKENS"))
     credentials = split_list(value)
     if not credentials:
-        raise AuthenticationFailed("Missing credentials: the bearer value holds no Kimi token",
-                                   code="missing_api_key")
+        raise AuthenticationFailed(
+            "Missing credentials: the bearer value holds no Kimi token", code="missing_api_key"
+        )
     return credentials
 
 
 def check_auth_settings(config: dict) -> None:
     """Refuse to start with server-side Kimi tokens that any caller could use without a key."""
     if split_list(config.get("KIMI_TOKENS")) and not split_list(config.get("API_KEYS")):
-        raise ValueError("KIMIPROXY_KIMI_TOKENS needs KIMIPROXY_API_KEYS, or anyone who can reach "
-                         "the proxy would use those Kimi accounts")
+        raise ValueError(
+            "KIMIPROXY_KIMI_TOKENS needs KIMIPROXY_API_KEYS, or anyone who can reach "
+            "the proxy would use those Kimi accounts"
+        )
     if split_list(config.get("API_KEYS")) and not split_list(config.get("KIMI_TOKENS")):
         raise ValueError("KIMIPROXY_API_KEYS needs KIMIPROXY_KIMI_TOKENS: the Kimi accounts to use")

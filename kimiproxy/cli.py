@@ -27,8 +27,9 @@ def _emulator(options: argparse.Namespace) -> int:
     from .processes import EMULATOR_APP
 
     print(f"Kimi emulator on http://{options.host}:{options.port}", flush=True)
-    return _exec_gunicorn(["-k", "gevent", "-w", "1", "-b", f"{options.host}:{options.port}",
-                           EMULATOR_APP])
+    return _exec_gunicorn(
+        ["-k", "gevent", "-w", "1", "-b", f"{options.host}:{options.port}", EMULATOR_APP]
+    )
 
 
 def _demo(options: argparse.Namespace) -> int:
@@ -43,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         from kimiproxy_conformance.cli import main as conformance_main
 
         return conformance_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="kimiproxy",
-                                     description="An OpenAI-compatible API for the Kimi web chat.")
+    parser = argparse.ArgumentParser(
+        prog="kimiproxy", description="An OpenAI-compatible API for the Kimi web chat."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the proxy under gunicorn (gevent workers)")
     serve.add_argument("--host")
@@ -60,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8001)
     emulator.set_defaults(run=_emulator)
-    commands.add_parser("conformance", help="check any OpenAI-compatible endpoint "
-                        "(kimiproxy conformance --help)")
+    commands.add_parser(
+        "conformance", help="check any OpenAI-compatible endpoint (kimiproxy conformance --help)"
+    )
     options = parser.parse_args(argv)
     return options.run(options)
 

@@ -1,4 +1,5 @@
-"""Settings: defaults, overridden by ``KIMIPROXY_*`` environment variables, then by ``create_app(config)``."""
+"""Settings: defaults, overridden by ``KIMIPROXY_*`` environment variables, then by
+``create_app(config)``."""
 
 from __future__ import annotations
 
@@ -63,8 +64,9 @@ def _coerce(name: str, raw: str, default: object) -> object:
     return raw
 
 
-def load_config(overrides: Mapping[str, object] | None = None,
-                environ: Mapping[str, str] | None = None) -> dict:
+def load_config(
+    overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> dict:
     """Merge defaults, the environment and explicit overrides into one settings dict."""
     environ = os.environ if environ is None else environ
     config = dict(DEFAULTS)
@@ -74,7 +76,9 @@ def load_config(overrides: Mapping[str, object] | None = None,
     for name, value in (overrides or {}).items():
         config[name.removeprefix(ENV_PREFIX)] = value
     if config["PROTOCOL"] not in DEFAULT_UPSTREAMS:
-        raise ValueError(f"{ENV_PREFIX}PROTOCOL must be 'connect' or 'rest', not {config['PROTOCOL']!r}")
+        raise ValueError(
+            f"{ENV_PREFIX}PROTOCOL must be 'connect' or 'rest', not {config['PROTOCOL']!r}"
+        )
     config["UPSTREAM"] = (config["UPSTREAM"] or DEFAULT_UPSTREAMS[config["PROTOCOL"]]).rstrip("/")
     return config
 

@@ -34,8 +34,10 @@ def _first_answer(base: str) -> None:
     client = OpenAI(base_url=f"{base}/v1", api_key=DEMO_TOKEN)
     print("A first streamed answer (model kimi-search):")
     stream = client.chat.completions.create(
-        model="kimi-search", stream=True,
-        messages=[{"role": "user", "content": "Hello Kimi, what can you do?"}])
+        model="kimi-search",
+        stream=True,
+        messages=[{"role": "user", "content": "Hello Kimi, what can you do?"}],
+    )
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             print(chunk.choices[0].delta.content, end="", flush=True)
@@ -49,8 +51,13 @@ def run_demo(port: int, protocol: str, once: bool) -> int:
     proxy = None
     try:
         print(f"Starting kimiproxy ({protocol} protocol) on 127.0.0.1:{port} ...", flush=True)
-        proxy = start_proxy(port, {"KIMIPROXY_UPSTREAM": f"http://127.0.0.1:{emulator_port}",
-                                   "KIMIPROXY_PROTOCOL": protocol})
+        proxy = start_proxy(
+            port,
+            {
+                "KIMIPROXY_UPSTREAM": f"http://127.0.0.1:{emulator_port}",
+                "KIMIPROXY_PROTOCOL": protocol,
+            },
+        )
         base = f"http://127.0.0.1:{port}"
         _first_answer(base)
         print(_examples(base))

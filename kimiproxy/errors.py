@@ -1,4 +1,5 @@
-"""The error hierarchy: every failure the proxy reports is one of these, rendered as an OpenAI error."""
+"""The error hierarchy: every failure the proxy reports is one of these, rendered as an
+OpenAI error object."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ class KimiProxyError(Exception):
     error_type = "server_error"
     code: str | None = "internal_error"
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
-                 status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.param = param
@@ -23,8 +31,14 @@ class KimiProxyError(Exception):
 
     def to_dict(self) -> dict:
         """The OpenAI error body: ``{"error": {"message", "type", "param", "code"}}``."""
-        return {"error": {"message": self.message, "type": self.error_type,
-                          "param": self.param, "code": self.code}}
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
 
 
 class InvalidRequest(KimiProxyError):

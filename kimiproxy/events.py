@@ -40,8 +40,13 @@ class SearchResult:
     date: str = ""
 
     def to_dict(self) -> dict:
-        return {"title": self.title, "url": self.url, "site_name": self.site_name,
-                "snippet": self.snippet, "date": self.date}
+        return {
+            "title": self.title,
+            "url": self.url,
+            "site_name": self.site_name,
+            "snippet": self.snippet,
+            "date": self.date,
+        }
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 | variable | meaning | default |
 |---|---|---|
-| ``KIMIPROXY_BIND`` | address to listen on (or ``KIMIPROXY_HOST`` + ``KIMIPROXY_PORT``) | ``0.0.0.0:8000`` |
+| ``KIMIPROXY_BIND`` | address (or ``KIMIPROXY_HOST`` + ``KIMIPROXY_PORT``) | ``0.0.0.0:8000`` |
 | ``KIMIPROXY_WORKERS`` | worker processes | ``2`` |
 | ``KIMIPROXY_WORKER_CONNECTIONS`` | concurrent requests per worker (greenlets) | ``1000`` |
 | ``KIMIPROXY_TIMEOUT`` | seconds a worker may stay silent before it is restarted | ``120`` |

@@ -46,7 +46,7 @@ def kimiproxy_prepare_request(request: ChatRequest, context: ChatContext) -> Non
 
 @hookspec
 def kimiproxy_process_delta(delta: Delta, context: ChatContext) -> None:
-    """Rewrite one piece of output before it is sent to a streaming client; every implementation runs.
+    """Rewrite one piece of output before a streaming client gets it; every implementation runs.
 
     ``delta.kind`` is ``content``, ``reasoning`` or ``citation``; set ``delta.text`` to change it,
     to ``""`` to drop it. Runs on the hot path: keep it cheap.

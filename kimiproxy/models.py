@@ -16,9 +16,22 @@ FLAG_WORDS = {
     "silent": "silent",
 }
 LISTED = {
-    "connect": ["kimi", "kimi-search", "kimi-thinking", "kimi-thinking-search", "kimi-search-silent"],
-    "rest": ["kimi", "kimi-search", "kimi-research", "kimi-k1", "kimi-k1-search", "kimi-math",
-             "kimi-search-silent"],
+    "connect": [
+        "kimi",
+        "kimi-search",
+        "kimi-thinking",
+        "kimi-thinking-search",
+        "kimi-search-silent",
+    ],
+    "rest": [
+        "kimi",
+        "kimi-search",
+        "kimi-research",
+        "kimi-k1",
+        "kimi-k1-search",
+        "kimi-math",
+        "kimi-search-silent",
+    ],
 }
 # Features each protocol generation can really deliver.
 SUPPORTED_FLAGS = {
@@ -70,7 +83,9 @@ def known_model(model_id: str, protocol: str) -> bool:
     if parts[0] != "kimi" or len(parts) < 2:
         return False
     flags = [FLAG_WORDS.get(p) for p in parts[1:]]
-    return all(f in SUPPORTED_FLAGS[protocol] for f in flags) and len(set(parts[1:])) == len(parts) - 1
+    return (
+        all(f in SUPPORTED_FLAGS[protocol] for f in flags) and len(set(parts[1:])) == len(parts) - 1
+    )
 
 
 def listed_models(protocol: str) -> list[str]:

@@ -12,7 +12,11 @@ DONE = b"data: [DONE]\n\n"
 
 
 def sse(payload: dict) -> bytes:
-    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return (
+        b"data: "
+        + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        + b"\n\n"
+    )
 
 
 class ChunkWriter:
@@ -32,8 +36,9 @@ class ChunkWriter:
             "created": self.created,
             "model": self.model,
             "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                         "finish_reason": finish_reason}],
+            "choices": [
+                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            ],
         }
         if self.include_usage:
             chunk["usage"] = None
@@ -53,9 +58,17 @@ class ChunkWriter:
         return self._chunk({}, reason, **extra)
 
     def usage(self, usage: dict) -> bytes:
-        return sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                    "model": self.model, "system_fingerprint": None, "choices": [],
-                    "usage": usage})
+        return sse(
+            {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "system_fingerprint": None,
+                "choices": [],
+                "usage": usage,
+            }
+        )
 
 
 def stream_error(error: KimiProxyError) -> bytes:
@@ -63,8 +76,9 @@ def stream_error(error: KimiProxyError) -> bytes:
     return sse(error.to_dict())
 
 
-def completion_body(completion_id: str, model: str, message: AnswerMessage, usage: dict,
-                    extra: dict) -> dict:
+def completion_body(
+    completion_id: str, model: str, message: AnswerMessage, usage: dict, extra: dict
+) -> dict:
     body_message = {"role": "assistant", "content": message.text, "refusal": None}
     if message.reasoning_content:
         body_message["reasoning_content"] = message.reasoning_content
@@ -74,8 +88,14 @@ def completion_body(completion_id: str, model: str, message: AnswerMessage, usag
         "created": int(time.time()),
         "model": model,
         "system_fingerprint": None,
-        "choices": [{"index": 0, "message": body_message, "logprobs": None,
-                     "finish_reason": message.finish_reason}],
+        "choices": [
+            {
+                "index": 0,
+                "message": body_message,
+                "logprobs": None,
+                "finish_reason": message.finish_reason,
+            }
+        ],
         "usage": usage,
     }
     body.update(extra)

@@ -17,7 +17,15 @@ from .errors import (
     UpstreamError,
     retryable_on_another_account,
 )
-from .events import ChatStarted, Event, Finished, SearchResult, TextDelta, ThinkingDelta, UpstreamFailed
+from .events import (
+    ChatStarted,
+    Event,
+    Finished,
+    SearchResult,
+    TextDelta,
+    ThinkingDelta,
+    UpstreamFailed,
+)
 from .prompt import continuation_prompt, merge_messages
 from .request_model import ChatRequest
 from .upstream import ChatTurn, UpstreamClient
@@ -38,12 +46,19 @@ class ChatPipeline:
     ``stream()`` or ``collect()`` consume it; ``finish()`` runs the cleanup hook exactly once.
     """
 
-    def __init__(self, pm: pluggy.PluginManager, config: dict, client: UpstreamClient,
-                 request: ChatRequest, credentials: list[str]):
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        config: dict,
+        client: UpstreamClient,
+        request: ChatRequest,
+        credentials: list[str],
+    ):
         self.pm = pm
         self.request = request
-        self.context = ChatContext(config=config, client=client, request=request,
-                                   credentials=credentials)
+        self.context = ChatContext(
+            config=config, client=client, request=request, credentials=credentials
+        )
         self.message = AnswerMessage()
         self._events: Iterator[Event] | None = None
         self._pending: list[Event] = []
@@ -55,8 +70,11 @@ class ChatPipeline:
         excluded: set[str] = set()
         while True:
             credential = self.pm.hook.kimiproxy_select_credential(
-                credentials=list(context.credentials), excluded=set(excluded),
-                request=self.request, context=context)
+                credentials=list(context.credentials),
+                excluded=set(excluded),
+                request=self.request,
+                context=context,
+            )
             if credential is None:
                 error = AuthenticationFailed("none of the Kimi tokens given could be used")
                 self.finish(error)
@@ -69,8 +87,11 @@ class ChatPipeline:
                 self._close_events()
                 excluded.add(credential)
                 if self._worth_another_account(error, excluded):
-                    log.warning("request %s: account failed before output (%s), trying another",
-                                context.request_id, error.code)
+                    log.warning(
+                        "request %s: account failed before output (%s), trying another",
+                        context.request_id,
+                        error.code,
+                    )
                     continue
                 self.finish(error)
                 raise
@@ -97,9 +118,14 @@ class ChatPipeline:
             context.prompt = merge_messages(request.messages, has_files=request.has_file_parts)
         self.pm.hook.kimiproxy_prepare_request(request=request, context=context)
         existing_chat = context.chat_id or request.conversation_id
-        turn = ChatTurn(credential=context.credential, prompt=context.prompt, model=request.model,
-                        chat_id=existing_chat, files=list(context.files),
-                        has_files=bool(context.files))
+        turn = ChatTurn(
+            credential=context.credential,
+            prompt=context.prompt,
+            model=request.model,
+            chat_id=existing_chat,
+            files=list(context.files),
+            has_files=bool(context.files),
+        )
         self._events = context.client.chat(turn)
         for event in self._events:
             self._pending.append(event)
@@ -185,7 +211,8 @@ class ChatPipeline:
         message.reasoning_content = "".join(reasoning)
         if message.search_results and not self.request.model.silent:
             message.citations = CITATION_HEADER + "".join(
-                citation_line(i, r) for i, r in enumerate(message.search_results, 1)).rstrip("\n")
+                citation_line(i, r) for i, r in enumerate(message.search_results, 1)
+            ).rstrip("\n")
         self.pm.hook.kimiproxy_process_message(message=message, context=self.context)
         return message
 
@@ -206,7 +233,7 @@ class ChatPipeline:
         return self.context.chat_id or f"chatcmpl-{self.context.request_id}"
 
     def response_extras(self) -> dict:
-        """kimiproxy's additions to the OpenAI body: structured citations and the chat to continue."""
+        """kimiproxy's additions to the OpenAI body: citations and the chat to continue."""
         extra: dict = {}
         if self.message.search_results:
             extra["search_results"] = [r.to_dict() for r in self.message.search_results]

@@ -32,8 +32,10 @@ def build_plugin_manager(config: dict) -> pluggy.PluginManager:
         pm.load_setuptools_entrypoints(PROJECT)
     pm.check_pending()
     if not pm.hook.kimiproxy_select_credential.get_hookimpls():
-        raise RuntimeError("no plugin implements kimiproxy_select_credential: "
-                           "do not disable random_credential without a replacement")
+        raise RuntimeError(
+            "no plugin implements kimiproxy_select_credential: "
+            "do not disable random_credential without a replacement"
+        )
     return pm
 
 
@@ -41,10 +43,14 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict]:
     """Name, module and hooks of every registered plugin, for ``GET /-/plugins``."""
     described = []
     for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # a blocked (disabled) name
+            continue
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
-        described.append({
-            "name": name,
-            "module": getattr(plugin, "__name__", type(plugin).__name__),
-            "hooks": hooks,
-        })
+        described.append(
+            {
+                "name": name,
+                "module": getattr(plugin, "__name__", type(plugin).__name__),
+                "hooks": hooks,
+            }
+        )
     return sorted(described, key=lambda p: p["name"])

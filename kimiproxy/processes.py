@@ -8,8 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import requests
 
@@ -39,20 +39,32 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30.0) -> No
 
 def start_emulator(port: int, *, quiet: bool = True) -> subprocess.Popen:
     """One gevent worker: the emulator keeps its state in memory."""
-    command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1",
-               "-b", f"127.0.0.1:{port}", "--log-level", "warning", EMULATOR_APP]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-k",
+        "gevent",
+        "-w",
+        "1",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        EMULATOR_APP,
+    ]
     process = _popen(command, os.environ.copy(), quiet)
     wait_ready(f"http://127.0.0.1:{port}/_emulator/calls", process)
     return process
 
 
-def start_proxy(port: int, env: dict[str, str] | None = None, *, workers: int = 1,
-                quiet: bool = True) -> subprocess.Popen:
+def start_proxy(
+    port: int, env: dict[str, str] | None = None, *, workers: int = 1, quiet: bool = True
+) -> subprocess.Popen:
     """kimiproxy under gunicorn with its own ``gunicorn_conf`` (gevent workers)."""
     environment = os.environ.copy()
     environment.update(env or {})
-    environment.update({"KIMIPROXY_BIND": f"127.0.0.1:{port}",
-                        "KIMIPROXY_WORKERS": str(workers)})
+    environment.update({"KIMIPROXY_BIND": f"127.0.0.1:{port}", "KIMIPROXY_WORKERS": str(workers)})
     if quiet:
         environment.setdefault("KIMIPROXY_ACCESS_LOG", "/dev/null")
     command = [sys.executable, "-m", "gunicorn", "-c", "python:kimiproxy.gunicorn_conf"]

@@ -55,8 +55,11 @@ def _require(condition: bool, message: str, param: str) -> None:
 def _optional(body: dict, name: str, kind: type | tuple, what: str):
     value = body.get(name)
     if value is not None:
-        _require(isinstance(value, kind) and not (kind is int and isinstance(value, bool)),
-                 f"'{name}' must be {what}, got {type(value).__name__}", name)
+        _require(
+            isinstance(value, kind) and not (kind is int and isinstance(value, bool)),
+            f"'{name}' must be {what}, got {type(value).__name__}",
+            name,
+        )
     return value
 
 
@@ -64,18 +67,25 @@ def _read_content(content: object, index: int) -> tuple[str, list[dict]]:
     param = f"messages[{index}].content"
     if content is None or isinstance(content, str):
         return content or "", []
-    _require(isinstance(content, list), f"'{param}' must be a string or an array of content parts",
-             param)
+    _require(
+        isinstance(content, list), f"'{param}' must be a string or an array of content parts", param
+    )
     texts, parts = [], []
     for j, part in enumerate(content):
         where = f"{param}[{j}]"
         _require(isinstance(part, dict), f"'{where}' must be an object", where)
         kind = part.get("type")
-        _require(kind in PART_TYPES, f"'{where}.type' must be one of {sorted(PART_TYPES)}, "
-                 f"got {kind!r}", f"{where}.type")
+        _require(
+            kind in PART_TYPES,
+            f"'{where}.type' must be one of {sorted(PART_TYPES)}, got {kind!r}",
+            f"{where}.type",
+        )
         if kind in ("text", "input_text"):
-            _require(isinstance(part.get("text"), str), f"'{where}.text' must be a string",
-                     f"{where}.text")
+            _require(
+                isinstance(part.get("text"), str),
+                f"'{where}.text' must be a string",
+                f"{where}.text",
+            )
             texts.append(part["text"])
         else:
             parts.append(part)
@@ -90,14 +100,19 @@ def _read_messages(raw: object) -> list[Message]:
     for i, item in enumerate(raw):
         _require(isinstance(item, dict), f"'messages[{i}]' must be an object", f"messages[{i}]")
         role = item.get("role")
-        _require(isinstance(role, str) and role in ROLES,
-                 f"'messages[{i}].role' must be one of {sorted(ROLES)}, got {role!r}",
-                 f"messages[{i}].role")
+        _require(
+            isinstance(role, str) and role in ROLES,
+            f"'messages[{i}].role' must be one of {sorted(ROLES)}, got {role!r}",
+            f"messages[{i}].role",
+        )
         text, parts = _read_content(item.get("content"), i)
         messages.append(Message(role=role, text=text, parts=parts))
     last = messages[-1]
-    _require(last.text.strip() or last.parts,
-             f"the last message (messages[{len(messages) - 1}]) has no content", "messages")
+    _require(
+        last.text.strip() or last.parts,
+        f"the last message (messages[{len(messages) - 1}]) has no content",
+        "messages",
+    )
     return messages
 
 
@@ -108,8 +123,11 @@ def parse_chat_request(body: object, *, strip_citations_default: bool = False) -
     stream = bool(_optional(body, "stream", bool, "a boolean"))
     options = _optional(body, "stream_options", dict, "an object") or {}
     include_usage = options.get("include_usage", False)
-    _require(isinstance(include_usage, bool), "'stream_options.include_usage' must be a boolean",
-             "stream_options.include_usage")
+    _require(
+        isinstance(include_usage, bool),
+        "'stream_options.include_usage' must be a boolean",
+        "stream_options.include_usage",
+    )
     n = _optional(body, "n", int, "an integer")
     _require(n is None or n == 1, f"'n' must be 1: Kimi gives one answer per request, got {n}", "n")
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):

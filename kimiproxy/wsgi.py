@@ -1,4 +1,5 @@
-"""The WSGI app for plain gunicorn users: ``gunicorn -c python:kimiproxy.gunicorn_conf kimiproxy.wsgi:app``."""
+"""The WSGI app for plain gunicorn users:
+``gunicorn -c python:kimiproxy.gunicorn_conf kimiproxy.wsgi:app``."""
 
 from . import create_app
 

@@ -18,5 +18,9 @@ def kimiproxy_cleanup(context, error) -> None:
         try:
             context.client.delete_chat(credential, chat_id)
         except Exception as exc:  # cleanup is best effort; the answer is already decided
-            log.warning("request %s: could not delete chat %s: %s", context.request_id, chat_id,
-                        getattr(exc, "message", type(exc).__name__))
+            log.warning(
+                "request %s: could not delete chat %s: %s",
+                context.request_id,
+                chat_id,
+                getattr(exc, "message", type(exc).__name__),
+            )

@@ -11,5 +11,6 @@ from kimiproxy.errors import InvalidRequest
 def kimiproxy_prepare_request(request, context) -> None:
     for index, message in enumerate(request.messages):
         if message.parts:
-            raise InvalidRequest("file and image inputs are not supported yet",
-                                 param=f"messages[{index}].content")
+            raise InvalidRequest(
+                "file and image inputs are not supported yet", param=f"messages[{index}].content"
+            )

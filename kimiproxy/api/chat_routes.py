@@ -33,14 +33,23 @@ def chat_completions():
     state = proxy_state()
     credentials = request_credentials(state.config)
     chat_request = parse_chat_request(
-        _read_json(), strip_citations_default=bool(state.config["STRIP_CITATIONS"]))
+        _read_json(), strip_citations_default=bool(state.config["STRIP_CITATIONS"])
+    )
     pipeline = ChatPipeline(state.pm, state.config, state.client, chat_request, credentials)
     pipeline.open()
-    log.info("request %s: model=%s stream=%s chat=%s", pipeline.context.request_id,
-             chat_request.model_name, chat_request.stream, pipeline.context.chat_id)
+    log.info(
+        "request %s: model=%s stream=%s chat=%s",
+        pipeline.context.request_id,
+        chat_request.model_name,
+        chat_request.stream,
+        pipeline.context.chat_id,
+    )
     if chat_request.stream:
-        return Response(_stream(pipeline), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return Response(
+            _stream(pipeline),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
     return jsonify(_complete(pipeline))
 
 
@@ -54,8 +63,13 @@ def _complete(pipeline: ChatPipeline) -> dict:
     finally:
         pipeline.finish(error)
     usage = usage_for(pipeline.context.prompt, message.text + message.reasoning_content)
-    return completion_body(pipeline.completion_id, pipeline.request.model_name, message, usage,
-                           pipeline.response_extras())
+    return completion_body(
+        pipeline.completion_id,
+        pipeline.request.model_name,
+        message,
+        usage,
+        pipeline.response_extras(),
+    )
 
 
 def _stream(pipeline: ChatPipeline) -> Iterator[bytes]:
@@ -65,13 +79,17 @@ def _stream(pipeline: ChatPipeline) -> Iterator[bytes]:
     try:
         yield writer.first()
         for delta in pipeline.stream():
-            yield writer.reasoning(delta.text) if delta.kind == "reasoning" else writer.content(
-                delta.text)
+            yield (
+                writer.reasoning(delta.text)
+                if delta.kind == "reasoning"
+                else writer.content(delta.text)
+            )
         message = pipeline.message
         yield writer.finish(message.finish_reason, pipeline.response_extras())
         if writer.include_usage:
-            yield writer.usage(usage_for(pipeline.context.prompt,
-                                         message.text + message.reasoning_content))
+            yield writer.usage(
+                usage_for(pipeline.context.prompt, message.text + message.reasoning_content)
+            )
     except KimiProxyError as exc:
         error = exc
         log.warning("request %s: failed mid-stream: %s", pipeline.context.request_id, exc.code)
@@ -82,8 +100,9 @@ def _stream(pipeline: ChatPipeline) -> Iterator[bytes]:
         raise
     except Exception:
         log.exception("request %s: unexpected failure mid-stream", pipeline.context.request_id)
-        error = UpstreamError("the answer failed inside the proxy", code="internal_error",
-                              status=500)
+        error = UpstreamError(
+            "the answer failed inside the proxy", code="internal_error", status=500
+        )
         yield stream_error(error)
     finally:
         pipeline.finish(error)

@@ -25,6 +25,7 @@ def list_models():
 @bp.get("/models/<path:model_id>")
 def retrieve_model(model_id: str):
     if not known_model(model_id, proxy_state().config["PROTOCOL"]):
-        raise NotFound(f"The model '{model_id}' does not exist", param="model",
-                       code="model_not_found")
+        raise NotFound(
+            f"The model '{model_id}' does not exist", param="model", code="model_not_found"
+        )
     return jsonify(_model(model_id))

@@ -1,0 +1,113 @@
+"""Shared fixtures: the Kimi emulator and kimiproxy as real gunicorn processes on loopback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+from kimiproxy.processes import free_port, start_emulator, start_proxy, stop
+
+TEST_TOKEN = "test-refresh-token"
+PROTOCOLS = ["connect", "rest"]
+
+
+@dataclass
+class Emulator:
+    """A running emulator and its control API."""
+
+    url: str
+
+    def _get(self, what: str) -> list[dict]:
+        response = requests.get(f"{self.url}/_emulator/{what}", timeout=5)
+        response.raise_for_status()
+        return response.json()[what]
+
+    def calls(self) -> list[dict]:
+        return self._get("calls")
+
+    def chats(self) -> list[dict]:
+        return self._get("chats")
+
+    def files(self) -> list[dict]:
+        return self._get("files")
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/_emulator/reset", timeout=5).raise_for_status()
+
+    def fault(self, name: str, times: int = 1) -> None:
+        requests.post(
+            f"{self.url}/_emulator/faults", json={"fault": name, "times": times}, timeout=5
+        ).raise_for_status()
+
+    def undeleted_chats(self) -> list[dict]:
+        return [chat for chat in self.chats() if not chat["deleted"]]
+
+
+@dataclass
+class Proxy:
+    """A running kimiproxy in front of the emulator."""
+
+    url: str
+    protocol: str
+    env: dict = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def client(self, api_key: str = TEST_TOKEN, **options):
+        from openai import OpenAI
+
+        options.setdefault("max_retries", 0)
+        options.setdefault("timeout", 30)
+        return OpenAI(base_url=self.base_url, api_key=api_key, **options)
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    port = free_port()
+    process = start_emulator(port)
+    try:
+        yield Emulator(f"http://127.0.0.1:{port}")
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def proxy_factory(emulator):
+    """``proxy_factory(protocol, **env)`` starts (once per distinct settings) a proxy."""
+    started: dict[tuple, tuple[Proxy, object]] = {}
+
+    def factory(protocol: str = "connect", **env: str) -> Proxy:
+        key = (protocol, tuple(sorted(env.items())))
+        if key not in started:
+            settings = {
+                "KIMIPROXY_UPSTREAM": emulator.url,
+                "KIMIPROXY_PROTOCOL": protocol,
+                "KIMIPROXY_LOAD_ENTRYPOINT_PLUGINS": "false",
+                **env,
+            }
+            port = free_port()
+            process = start_proxy(port, settings)
+            started[key] = (Proxy(f"http://127.0.0.1:{port}", protocol, settings), process)
+        return started[key][0]
+
+    try:
+        yield factory
+    finally:
+        for _, process in started.values():
+            stop(process)
+
+
+@pytest.fixture(params=PROTOCOLS)
+def proxy(request, proxy_factory, emulator) -> Proxy:
+    """kimiproxy for each protocol generation, with the emulator's record cleared."""
+    emulator.reset()
+    return proxy_factory(request.param)
+
+
+@pytest.fixture
+def client(proxy):
+    return proxy.client()
