@@ -1,0 +1,44 @@
+"""Docs and code kept in step: the README's commands, the hook contracts, the settings table."""
+
+import inspect
+import re
+from pathlib import Path
+
+from kimiproxy import hookspecs
+from kimiproxy.config import DEFAULTS
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_commands() -> list[str]:
+    first_screen = README.split("---", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", first_screen)
+
+
+def test_readme_first_screen_has_the_two_commands():
+    demo, tests = readme_commands()
+    assert "kimiproxy demo" in demo and "pip install" in demo
+    assert "pytest" in tests and "pip install" in tests
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci_lines = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci_lines[-1] == readme_commands()[1]
+
+
+def test_every_hook_is_documented_with_typed_parameters():
+    hooks = [f for name, f in vars(hookspecs).items() if name.startswith("kimiproxy_")]
+    assert len(hooks) >= 5
+    for hook in hooks:
+        assert inspect.getdoc(hook), hook.__name__
+        signature = inspect.signature(hook)
+        assert all(p.annotation is not inspect.Parameter.empty
+                   for p in signature.parameters.values()), hook.__name__
+        assert hook.__name__ in README, f"{hook.__name__} is not in the README"
+
+
+def test_every_setting_is_documented():
+    internal: set[str] = set()
+    for name in DEFAULTS:
+        assert f"KIMIPROXY_{name}" in README or name in internal, name
