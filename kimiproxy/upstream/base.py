@@ -45,8 +45,16 @@ class UpstreamClient(Protocol):
 
     def delete_chat(self, credential: str, chat_id: str) -> None: ...
 
-    def upload_file(self, credential: str, name: str, mime_type: str, body: BinaryIO, size: int,
-                    kind: str, chat_id: str | None = None) -> UploadedFile:
+    def upload_file(
+        self,
+        credential: str,
+        name: str,
+        mime_type: str,
+        body: BinaryIO,
+        size: int,
+        kind: str,
+        chat_id: str | None = None,
+    ) -> UploadedFile:
         """Upload ``size`` bytes read from the seekable file ``body`` (``kind`` is ``file`` or
         ``image``) without reading it whole into memory, wait until Kimi has parsed it
         (bounded by ``FILE_PARSE_TIMEOUT``) and return the reference to put in a turn."""

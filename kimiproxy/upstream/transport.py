@@ -1,0 +1,110 @@
+"""Sending one authenticated request to Kimi: the access token comes from the token cache, a 401
+is answered by one refresh and one retry, and any failure leaves as one of our errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+
+from ..errors import UpstreamError
+from .http import error_from_response, is_auth_failure, map_failure
+from .tokens import TokenCache, fingerprint
+
+log = logging.getLogger(__name__)
+
+HeadersFor = Callable[[str, str], Mapping[str, str]]
+
+
+class Transport:
+    """Authenticated requests for one client.
+
+    ``headers_for(credential, access_token)`` supplies per-request headers besides
+    ``Authorization`` (e.g. generation A's ``X-Traffic-Id``).
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        tokens: TokenCache,
+        timeout: tuple[float, float],
+    ):
+        self.session = session
+        self.base_url = base_url
+        self.tokens = tokens
+        self.timeout = timeout
+
+    def send(
+        self,
+        credential: str,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        headers_for: HeadersFor | None = None,
+        body: Callable[[], Any] | None = None,
+        json: Any = None,
+        stream: bool = False,
+        timeout: tuple[float, float] | None = None,
+        allow_status: tuple[int, ...] = (),
+    ) -> requests.Response:
+        """Send and return a successful (or ``allow_status``) response, else raise.
+
+        ``body`` is a factory so a streamed upload body can be rebuilt for the retry.
+        """
+        timeout = timeout or self.timeout
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        retried = False
+        while True:
+            access = self.tokens.get(credential)
+            request_headers = {"Authorization": f"Bearer {access}"}
+            if headers_for is not None:
+                request_headers.update(headers_for(credential, access))
+            request_headers.update(headers or {})
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=request_headers,
+                    data=body() if body is not None else None,
+                    json=json,
+                    stream=stream,
+                    timeout=timeout,
+                )
+            except requests.RequestException as exc:
+                raise map_failure(exception=exc, read_timeout=timeout[1]) from None
+            if response.status_code < 400 or response.status_code in allow_status:
+                return response
+            secrets = (credential, access)
+            if is_auth_failure(response) and not retried and self.tokens.can_refresh(credential):
+                response.close()
+                log.info(
+                    "Kimi refused the access token of credential %s; refreshing once",
+                    fingerprint(credential),
+                )
+                self.tokens.invalidate(credential, access)
+                retried = True
+                continue
+            if is_auth_failure(response):
+                self.tokens.invalidate(credential, access)
+            error = error_from_response(response, secrets)
+            response.close()
+            raise error
+
+    def json(self, credential: str, method: str, path: str, **kwargs: Any) -> Any:
+        """:meth:`send`, then the JSON body (a non-JSON success body is an upstream error)."""
+        response = self.send(credential, method, path, **kwargs)
+        return parse_json(response, what=f"{method} {path.split('?')[0]}")
+
+
+def parse_json(response: requests.Response, what: str) -> Any:
+    """The JSON body of ``response``, or :class:`UpstreamError` naming the call."""
+    try:
+        return response.json()
+    except ValueError:
+        raise UpstreamError(f"Kimi's answer to {what} was not JSON") from None
+    finally:
+        response.close()

@@ -1,0 +1,87 @@
+"""Builders shared by the upstream client tests: settings, tokens, SSE and Connect bodies, and a
+response body that arrives in chosen network chunks."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+
+from kimiproxy.config import load_config
+from kimiproxy.upstream.connect_framing import FLAG_END_STREAM, encode_envelope
+
+BASE = "https://kimi.test"
+REFRESH_URL = BASE + "/api/auth/token/refresh"
+
+
+def settings(protocol: str = "rest", **overrides: object) -> dict:
+    return load_config({"PROTOCOL": protocol, "UPSTREAM": BASE, **overrides}, environ={})
+
+
+def _b64(data: dict) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def make_jwt(**claims: object) -> str:
+    """A JWT shaped like Kimi's (not signed: clients never verify)."""
+    payload = {
+        "iss": "user-center",
+        "typ": "access",
+        "app_id": "kimi",
+        "sub": "user-1",
+        "exp": int(time.time()) + 30 * 86400,
+        "iat": int(time.time()),
+    }
+    payload.update(claims)
+    return f"{_b64({'alg': 'HS512', 'typ': 'JWT'})}.{_b64(payload)}.emulator"
+
+
+def sse(*events: dict | str) -> bytes:
+    """``data: <json>`` lines, each its own event; a ``str`` is sent verbatim as the data."""
+    out = []
+    for event in events:
+        data = event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)
+        out.append(f"data: {data}\n\n")
+    return "".join(out).encode("utf-8")
+
+
+def frames(*messages: dict, end: dict | None = None) -> bytes:
+    """Connect envelopes for ``messages``, then the end-of-stream envelope ``end`` (``{}`` for a
+    clean end; ``None`` leaves it out, as a cut stream would)."""
+    body = b"".join(encode_envelope(m) for m in messages)
+    if end is not None:
+        body += encode_envelope(end, FLAG_END_STREAM)
+    return body
+
+
+class _ChunkSource(io.RawIOBase):
+    def __init__(self, chunks: list[bytes]):
+        self._chunks = list(chunks)
+        self.reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if not self._chunks:
+            return 0
+        chunk = self._chunks.pop(0)
+        if len(chunk) > len(buffer):
+            buffer[:] = chunk[: len(buffer)]
+            self._chunks.insert(0, chunk[len(buffer) :])
+            return len(buffer)
+        buffer[: len(chunk)] = chunk
+        self.reads += 1
+        return len(chunk)
+
+
+def chunked_body(chunks: list[bytes]) -> io.BufferedReader:
+    """A body ``responses`` hands over as-is, whose every read returns at most one chunk, so the
+    client sees the same cuts a network would make."""
+    return io.BufferedReader(_ChunkSource(chunks), buffer_size=1)
+
+
+def split_every(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
