@@ -42,6 +42,8 @@ DEFAULTS: dict[str, object] = {
     "FETCH_ALLOW": "",
     # Seconds to wait for an uploaded file to be parsed upstream.
     "FILE_PARSE_TIMEOUT": 60.0,
+    # Origins browsers may call the API from ("*" for any, empty to send no CORS headers).
+    "CORS_ORIGINS": "*",
     "LOG_LEVEL": "INFO",
 }
 

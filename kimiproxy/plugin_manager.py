@@ -15,6 +15,7 @@ DEFAULT_PLUGINS = {
     "file_inputs": "kimiproxy_plugins.file_inputs",
     "citation_strip": "kimiproxy_plugins.citation_strip",
     "chat_cleanup": "kimiproxy_plugins.chat_cleanup",
+    "cors": "kimiproxy_plugins.cors",
 }
 
 

@@ -73,26 +73,26 @@ def _complete(pipeline: ChatPipeline) -> dict:
 
 
 def _stream(pipeline: ChatPipeline) -> Iterator[bytes]:
+    """The SSE body. Cleanup runs before the last event, so a client that has read ``[DONE]`` or
+    the error event knows the upstream chat is already gone."""
     request_ = pipeline.request
     writer = ChunkWriter(pipeline.completion_id, request_.model_name, request_.include_usage)
-    error: KimiProxyError | None = None
     try:
         yield writer.first()
         for delta in pipeline.stream():
-            yield (
-                writer.reasoning(delta.text)
-                if delta.kind == "reasoning"
-                else writer.content(delta.text)
-            )
+            if delta.kind == "reasoning":
+                yield writer.reasoning(delta.text)
+            else:
+                yield writer.content(delta.text)
         message = pipeline.message
         yield writer.finish(message.finish_reason, pipeline.response_extras())
         if writer.include_usage:
-            yield writer.usage(
-                usage_for(pipeline.context.prompt, message.text + message.reasoning_content)
-            )
+            completion = message.text + message.reasoning_content
+            yield writer.usage(usage_for(pipeline.context.prompt, completion))
+        pipeline.finish(None)
     except KimiProxyError as exc:
-        error = exc
         log.warning("request %s: failed mid-stream: %s", pipeline.context.request_id, exc.code)
+        pipeline.finish(exc)
         yield stream_error(exc)
     except GeneratorExit:
         pipeline.context.client_disconnected = True
@@ -103,7 +103,8 @@ def _stream(pipeline: ChatPipeline) -> Iterator[bytes]:
         error = UpstreamError(
             "the answer failed inside the proxy", code="internal_error", status=500
         )
+        pipeline.finish(error)
         yield stream_error(error)
     finally:
-        pipeline.finish(error)
+        pipeline.finish(None)  # a disconnect, or any path above that did not finish yet
     yield DONE

@@ -33,8 +33,9 @@ def test_every_hook_is_documented_with_typed_parameters():
     for hook in hooks:
         assert inspect.getdoc(hook), hook.__name__
         signature = inspect.signature(hook)
-        assert all(p.annotation is not inspect.Parameter.empty
-                   for p in signature.parameters.values()), hook.__name__
+        assert all(
+            p.annotation is not inspect.Parameter.empty for p in signature.parameters.values()
+        ), hook.__name__
         assert hook.__name__ in README, f"{hook.__name__} is not in the README"
 
 

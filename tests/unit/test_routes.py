@@ -231,3 +231,18 @@ def test_a_plugin_can_rewrite_deltas_and_see_cleanup(make_app, scripted):
     )
     assert '"content":"HELLO"' in response.get_data(as_text=True)
     assert seen and seen[0][1] is None
+
+
+def test_cors_preflight_and_headers(make_app):
+    http = make_app().test_client()
+    preflight = http.options(
+        "/v1/chat/completions",
+        headers={"Origin": "https://chat.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    closed = (
+        make_app(CORS_ORIGINS="").test_client().get("/v1/models", headers={"Origin": "https://x"})
+    )
+    assert "Access-Control-Allow-Origin" not in closed.headers

@@ -1,0 +1,28 @@
+"""CORS: lets browser-based clients (LobeChat, Open WebUI in the browser) call the API.
+``KIMIPROXY_CORS_ORIGINS`` lists the allowed origins (``*`` for any, empty to turn CORS off)."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from kimiproxy import hookimpl
+from kimiproxy.config import split_list
+
+
+@hookimpl
+def kimiproxy_register_routes(app: Flask) -> None:
+    origins = split_list(app.extensions["kimiproxy"].config.get("CORS_ORIGINS"))
+    if not origins:
+        return
+
+    @app.after_request
+    def add_cors_headers(response):
+        origin = request.headers.get("Origin")
+        if origin and ("*" in origins or origin in origins):
+            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Max-Age"] = "600"
+            if "*" not in origins:
+                response.headers.add("Vary", "Origin")
+        return response

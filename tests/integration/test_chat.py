@@ -1,0 +1,181 @@
+"""End to end: the openai SDK → kimiproxy under gunicorn/gevent → the Kimi emulator, for both
+protocol generations; cleanup is checked from the emulator's record."""
+
+from __future__ import annotations
+
+import time
+
+import openai
+import pytest
+import requests
+
+USER = [{"role": "user", "content": "hello there"}]
+SPLIT_UTF8_ANSWER = "中文字符和表情😀🎉测试"
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_non_streamed_answer(client, emulator):
+    answer = client.chat.completions.create(model="kimi", messages=USER)
+    assert answer.object == "chat.completion"
+    assert answer.choices[0].message.role == "assistant"
+    assert answer.choices[0].message.content == "You said: hello there"
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.usage.prompt_tokens > 0 and answer.usage.completion_tokens > 0
+    chats = emulator.chats()
+    assert [c["id"] for c in chats] == [answer.id]
+    assert emulator.undeleted_chats() == []
+
+
+def test_streamed_answer(client, emulator):
+    stream = client.chat.completions.create(model="kimi", messages=USER, stream=True,
+                                            stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert len({c.id for c in chunks}) == 1
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert all(c.choices[0].delta.role is None for c in chunks[1:] if c.choices)
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and
+                c.choices[0].finish_reason]
+    assert finishes == ["stop"]
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "You said: hello there"
+    assert emulator.undeleted_chats() == []
+
+
+def test_model_may_be_omitted(proxy, emulator):
+    response = requests.post(f"{proxy.base_url}/chat/completions", json={"messages": USER},
+                             headers={"Authorization": "Bearer tok"}, timeout=30)
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "You said: hello there"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_thinking_model(client, stream):
+    if stream:
+        chunks = list(client.chat.completions.create(model="kimi-thinking", messages=USER,
+                                                     stream=True))
+        reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or ""
+                            for c in chunks if c.choices)
+        content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        message = client.chat.completions.create(model="kimi-thinking", messages=USER)
+        reasoning = message.choices[0].message.reasoning_content
+        content = message.choices[0].message.content
+    assert reasoning == "Thinking about: hello there"
+    assert content == "You said: hello there"
+
+
+def test_search_citations_and_structured_results(client):
+    answer = client.chat.completions.create(model="kimi-search", messages=USER)
+    content = answer.choices[0].message.content
+    assert content.startswith("You said: hello there\n\n搜索结果来自：\n【检索 1】 [Result 1 for")
+    results = answer.model_extra["search_results"]
+    assert [r["url"] for r in results] == ["https://example.com/search/1",
+                                           "https://example.com/search/2"]
+    silent = client.chat.completions.create(model="kimi-search-silent", messages=USER)
+    assert silent.choices[0].message.content == "You said: hello there"
+    stripped = client.chat.completions.create(model="kimi-search", messages=USER,
+                                              extra_body={"strip_citations": True})
+    assert stripped.choices[0].message.content == "You said: hello there"
+    stream = client.chat.completions.create(model="kimi-search", messages=USER, stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text.startswith("【检索 1】 [Result 1 for")
+
+
+def test_history_is_merged(client):
+    messages = [{"role": "system", "content": "be brief"},
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "hello"},
+                {"role": "user", "content": [{"type": "text", "text": "and now?"}]}]
+    answer = client.chat.completions.create(model="kimi", messages=messages)
+    assert answer.choices[0].message.content == (
+        "You said: system:be brief\nuser:hi\nassistant:hello\nsystem:关注用户最新的消息\nuser:and now?")
+
+
+def test_conversation_is_kept_and_continued(client, emulator):
+    first = client.chat.completions.create(model="kimi", messages=USER,
+                                           extra_body={"conversation_id": "none"})
+    chat_id = first.id
+    assert first.model_extra["conversation_id"] == chat_id
+    second = client.chat.completions.create(
+        model="kimi", messages=USER + [{"role": "user", "content": "second round"}],
+        extra_body={"conversation_id": chat_id})
+    assert second.id == chat_id
+    assert second.choices[0].message.content == "You said: second round"
+    chats = emulator.chats()
+    assert len(chats) == 1 and not chats[0]["deleted"]
+    assert len(chats[0]["turns"]) == 2
+
+
+def test_unknown_conversation_is_404(client):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="kimi", messages=USER,
+                                       extra_body={"conversation_id": "d3nosuchchat000000000"})
+    assert caught.value.body["param"] == "conversation_id"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_long_answer_is_continued(client, proxy, emulator, stream):
+    messages = [{"role": "user", "content": "write a lot [[reply:long]]"}]
+    if stream:
+        chunks = list(client.chat.completions.create(model="kimi", messages=messages,
+                                                     stream=True))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+    else:
+        answer = client.chat.completions.create(model="kimi", messages=messages)
+        text, finish = answer.choices[0].message.content, answer.choices[0].finish_reason
+    assert text == "PART-ONE " * 40 + "PART-TWO " * 40
+    assert finish == "stop"
+    if proxy.protocol == "rest":
+        bodies = [c["body"] for c in emulator.calls() if c["path"].endswith("/completion/stream")]
+        assert bodies[-1]["action"] == "continue" and bodies[-1]["segment_id"]
+    assert emulator.undeleted_chats() == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_utf8_split_across_network_chunks(client, stream):
+    messages = [{"role": "user", "content": "[[reply:split-utf8]]"}]
+    if stream:
+        text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+            model="kimi", messages=messages, stream=True) if c.choices)
+    else:
+        text = client.chat.completions.create(model="kimi", messages=messages
+                                              ).choices[0].message.content
+    assert text == SPLIT_UTF8_ANSWER
+
+
+def test_models(client, proxy):
+    ids = [m.id for m in client.models.list()]
+    assert "kimi" in ids and "kimi-search" in ids
+    assert ("kimi-research" in ids) is (proxy.protocol == "rest")
+    assert client.models.retrieve("kimi-search").id == "kimi-search"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model-xyz")
+
+
+def test_ping_and_plugins(proxy):
+    assert requests.get(f"{proxy.url}/ping", timeout=5).text == "pong"
+    plugins = requests.get(f"{proxy.url}/-/plugins", timeout=5).json()["plugins"]
+    assert {"random_credential", "chat_cleanup"} <= {p["name"] for p in plugins}
+
+
+def test_client_disconnect_still_cleans_up(proxy, emulator):
+    emulator.fault("slow_chunks")
+    response = requests.post(
+        f"{proxy.base_url}/chat/completions", stream=True, timeout=30,
+        headers={"Authorization": "Bearer tok"},
+        json={"model": "kimi", "stream": True,
+              "messages": [{"role": "user", "content": "a long slow answer " * 5}]})
+    lines = response.iter_lines()
+    assert next(line for line in lines if line).startswith(b"data: ")
+    response.close()
+    assert wait_until(lambda: emulator.chats() and not emulator.undeleted_chats(), timeout=15)
