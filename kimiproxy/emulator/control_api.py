@@ -1,0 +1,54 @@
+"""The emulator's own control API under ``/_emulator`` (not part of Kimi)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .faults import ALL_FAULTS
+from .state import get_state
+
+bp = Blueprint("kimi_control", __name__, url_prefix="/_emulator")
+
+
+@bp.get("/health")
+def health():
+    return jsonify(ok=True)
+
+
+@bp.get("/calls")
+def calls():
+    return jsonify(calls=get_state().calls())
+
+
+@bp.get("/chats")
+def chats():
+    return jsonify(chats=get_state().chats())
+
+
+@bp.get("/files")
+def files():
+    return jsonify(files=get_state().files())
+
+
+@bp.get("/faults")
+def queued_faults():
+    return jsonify(faults=get_state().queued_faults())
+
+
+@bp.post("/faults")
+def queue_fault():
+    body = request.get_json(force=True, silent=True)
+    body = body if isinstance(body, dict) else {}
+    name, times = body.get("fault"), body.get("times", 1)
+    if name not in ALL_FAULTS:
+        return jsonify(error=f"unknown fault {name!r}", known=sorted(ALL_FAULTS)), 400
+    if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+        return jsonify(error="times must be a positive integer"), 400
+    get_state().queue_fault(name, times)
+    return jsonify(faults=get_state().queued_faults())
+
+
+@bp.post("/reset")
+def reset():
+    get_state().reset()
+    return jsonify({})

@@ -1,0 +1,234 @@
+"""Everything the emulator remembers: calls, chats and turns, files, queued faults, quotas.
+
+All of it lives in one process behind one lock; run the emulator with a single worker.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+from flask import current_app
+
+from .faults import fault_kind
+from .records import Chat, StoredFile, Turn
+from .replies import Step, answer_text
+
+EXTENSION_KEY = "kimi_emulator"
+DEFAULT_OPTIONS: dict = {
+    "research_total": 20,  # research answers per account before the quota is exhausted
+    "parse_polls": 2,  # POST /api/file polls until a file leaves "initializing"
+    "chunk_size": 8,  # characters per answer delta
+    "split_bytes": 5,  # bytes per network write for [[reply:split-utf8]]
+    "slow_chunk_delay": 0.5,  # seconds between writes under the slow_chunks fault
+    "parse_hang_seconds": 5.0,  # how long parse_hang holds a parse answer
+    "one_stream_per_account": False,  # refuse a second concurrent stream like Kimi does
+}
+READY_STATUSES = frozenset({"initialized", "parsed"})
+
+
+def merge_options(options: dict | None) -> dict:
+    """Defaults overlaid with ``options``; unknown keys are refused to catch typos."""
+    unknown = set(options or {}) - set(DEFAULT_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown emulator options: {sorted(unknown)}")
+    return {**DEFAULT_OPTIONS, **(options or {})}
+
+
+class EmulatorState:
+    def __init__(self, options: dict | None = None) -> None:
+        self.options = merge_options(options)
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls: list[dict] = []
+            self._chats: dict[str, Chat] = {}
+            self._files: dict[str, StoredFile] = {}
+            self._faults: list[list] = []
+            self._research_used: dict[str, int] = {}
+            self._streams: dict[str, int] = {}
+
+    # --- calls -------------------------------------------------------------------------------
+    def record_call(self, call: dict) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def calls(self) -> list[dict]:
+        with self._lock:
+            return copy.deepcopy(self._calls)
+
+    # --- faults ------------------------------------------------------------------------------
+    def queue_fault(self, name: str, times: int = 1) -> None:
+        if fault_kind(name) is None:
+            raise ValueError(f"unknown fault {name!r}")
+        with self._lock:
+            self._faults.append([name, times])
+
+    def take_fault(self, kind: str) -> str | None:
+        """Consume one use of the oldest queued fault of ``kind`` (``chat`` or ``file``)."""
+        with self._lock:
+            for entry in self._faults:
+                if fault_kind(entry[0]) == kind:
+                    entry[1] -= 1
+                    if entry[1] <= 0:
+                        self._faults.remove(entry)
+                    return entry[0]
+        return None
+
+    def queued_faults(self) -> list[dict]:
+        with self._lock:
+            return [{"fault": name, "times": times} for name, times in self._faults]
+
+    # --- chats -------------------------------------------------------------------------------
+    def create_chat(self, chat_id: str, protocol: str, account: str, name: str) -> Chat:
+        chat = Chat(id=chat_id, protocol=protocol, account=account, name=name)
+        with self._lock:
+            self._chats[chat_id] = chat
+        return chat
+
+    def find_chat(self, chat_id: str) -> Chat | None:
+        with self._lock:
+            return self._chats.get(chat_id)
+
+    def delete_chat(self, chat_id: str) -> None:
+        with self._lock:
+            self._chats[chat_id].deleted = True
+
+    def rename_chat(self, chat_id: str, name: str) -> None:
+        with self._lock:
+            self._chats[chat_id].name = name
+
+    def live_chats(self, account: str) -> list[dict]:
+        """Summaries of the account's chats that are not deleted, newest first."""
+        with self._lock:
+            chats = [c for c in self._chats.values() if c.account == account and not c.deleted]
+            return [c.summary() for c in reversed(chats)]
+
+    def add_turn(self, chat_id: str, turn: Turn, messages: list[dict]) -> None:
+        with self._lock:
+            chat = self._chats[chat_id]
+            chat.turns.append(turn)
+            chat.messages.extend(messages)
+
+    def message_ids(self, chat_id: str) -> set[str]:
+        with self._lock:
+            return {m["id"] for m in self._chats[chat_id].messages}
+
+    def last_message_id(self, chat_id: str) -> str | None:
+        with self._lock:
+            messages = self._chats[chat_id].messages
+            return messages[-1]["id"] if messages else None
+
+    def messages(self, chat_id: str, limit: int) -> list[dict]:
+        """The chat's messages, newest first."""
+        with self._lock:
+            return copy.deepcopy(list(reversed(self._chats[chat_id].messages))[:limit])
+
+    def has_segment(self, chat_id: str, segment_id: str) -> bool:
+        with self._lock:
+            return any(t.user_message_id == segment_id for t in self._chats[chat_id].turns)
+
+    def continue_turn(self, chat_id: str, segment_id: str) -> tuple[tuple[Step, ...], str]:
+        """Take the steps left after a length cut and the assistant message id they extend;
+        the turn's reply grows by their text."""
+        with self._lock:
+            chat = self._chats[chat_id]
+            turn = next(t for t in chat.turns if t.user_message_id == segment_id)
+            steps, turn.pending = turn.pending or (), None
+            text = answer_text(steps)
+            turn.reply += text
+            turn.continued = True
+            for message in chat.messages:
+                if message["id"] == turn.assistant_message_id:
+                    for block in message["blocks"]:
+                        if "text" in block:
+                            block["text"]["content"] += text
+            return steps, turn.assistant_message_id
+
+    def chats(self) -> list[dict]:
+        with self._lock:
+            return [chat.public() for chat in self._chats.values()]
+
+    # --- files -------------------------------------------------------------------------------
+    def add_file(self, stored: StoredFile) -> None:
+        with self._lock:
+            self._files[stored.id] = stored
+
+    def find_file(
+        self, account: str, file_id: str | None = None, object_name: str | None = None
+    ) -> StoredFile | None:
+        with self._lock:
+            for stored in self._files.values():
+                if stored.account != account:
+                    continue
+                if (file_id and stored.id == file_id) or (
+                    object_name and stored.object_name == object_name
+                ):
+                    return copy.copy(stored)
+        return None
+
+    def file_by_object(self, object_name: str) -> StoredFile | None:
+        with self._lock:
+            for stored in self._files.values():
+                if stored.object_name == object_name:
+                    return copy.copy(stored)
+        return None
+
+    def update_file(self, file_id: str, **changes) -> StoredFile:
+        with self._lock:
+            stored = self._files[file_id]
+            for key, value in changes.items():
+                setattr(stored, key, value)
+            return copy.copy(stored)
+
+    def poll_file(self, file_id: str) -> StoredFile:
+        """Count a status poll; after ``parse_polls`` polls the file is initialized."""
+        with self._lock:
+            stored = self._files[file_id]
+            stored.polls += 1
+            ready = stored.polls >= self.options["parse_polls"]
+            if stored.status == "initializing" and ready and stored.fault != "parse_hang":
+                stored.status = "initialized"
+            return copy.copy(stored)
+
+    def usable_file(self, account: str, file_id: str) -> StoredFile | None:
+        """The account's file if its bytes arrived and it is initialized or parsed."""
+        stored = self.find_file(account, file_id=file_id)
+        if stored is None or not stored.uploaded or stored.status not in READY_STATUSES:
+            return None
+        return stored
+
+    def files(self) -> list[dict]:
+        with self._lock:
+            return [f.public() for f in self._files.values() if f.uploaded]
+
+    # --- research quota and concurrent streams -----------------------------------------------
+    def research_usage(self, account: str) -> dict:
+        total = int(self.options["research_total"])
+        with self._lock:
+            used = self._research_used.get(account, 0)
+        return {"remain": max(0, total - used), "total": total, "used": used}
+
+    def use_research(self, account: str) -> None:
+        with self._lock:
+            self._research_used[account] = self._research_used.get(account, 0) + 1
+
+    def begin_stream(self, account: str) -> bool:
+        """Count a stream for the account; ``False`` if Kimi's one-stream rule refuses it."""
+        with self._lock:
+            active = self._streams.get(account, 0)
+            if active and self.options["one_stream_per_account"]:
+                return False
+            self._streams[account] = active + 1
+            return True
+
+    def end_stream(self, account: str) -> None:
+        with self._lock:
+            self._streams[account] = max(0, self._streams.get(account, 0) - 1)
+
+
+def get_state() -> EmulatorState:
+    """The state of the emulator app handling the current request."""
+    return current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,76 @@
+"""The control API: recorded calls, chats, files, faults and reset."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_calls_are_recorded_without_tokens(emu):
+    token = emu.token("secret-refresh-token")
+    chat_id = emu.create_chat(token)
+    emu.complete(token, chat_id, "hi")
+    emu.chat_b(token, "hello")
+    calls = emu.client.get("/_emulator/calls").json["calls"]
+    dumped = json.dumps(calls)
+    assert token not in dumped and "secret-refresh-token" not in dumped
+    assert [c["protocol"] for c in calls] == ["rest", "rest", "rest", "connect", "control"]
+    refresh, create, completion, chat, listing = calls
+    user_id = emu.client.get("/api/user", headers=emu.auth(token)).json["id"]
+    assert refresh["path"] == "/api/auth/token/refresh" and refresh["account"] == user_id
+    assert create["method"] == "POST" and create["body"]["enter_method"] == "new_chat"
+    assert completion["body"]["messages"] == [{"role": "user", "content": "hi"}]
+    assert completion["account"] == user_id
+    assert chat["body"]["message"]["blocks"][0]["text"]["content"] == "hello"
+    assert chat["path"] == "/apiv2/kimi.gateway.chat.v1.ChatService/Chat"
+    assert listing["path"] == "/_emulator/calls" and listing["account"] is None
+    assert {"method", "path", "protocol", "body", "account"} <= set(calls[0])
+
+
+def test_uploads_are_recorded_without_bodies(emu):
+    token = emu.token()
+    emu.upload_rest(token, "a.txt", b"abc", "text/plain")
+    emu.upload_b(token, "b.txt", b"def")
+    calls = emu.client.get("/_emulator/calls").json["calls"]
+    put = next(c for c in calls if c["method"] == "PUT")
+    assert put["protocol"] == "rest" and put["body"] is None
+    upload = next(c for c in calls if c["path"] == "/apiv2-files/file/upload")
+    assert upload["protocol"] == "connect" and upload["body"] is None
+
+
+def test_chats_record_protocol_and_turns(emu):
+    token = emu.token()
+    chat_id = emu.create_chat(token)
+    emu.complete(token, chat_id, "a", use_search=True)
+    chats = emu.chats()
+    assert set(chats[0]) >= {"id", "protocol", "account", "deleted", "turns"}
+    turn = chats[0]["turns"][0]
+    assert turn["prompt"] == "a" and turn["reply"] == "You said: a"
+    assert turn["options"]["search"] is True and turn["fault"] is None
+
+
+def test_faults_listing_and_reset(emu):
+    emu.fault("throttle", times=2)
+    assert emu.client.get("/_emulator/faults").json["faults"] == [{"fault": "throttle", "times": 2}]
+    token = emu.token()
+    emu.create_chat(token)
+    emu.upload_b(token, "x.txt", b"x")
+    assert emu.client.post("/_emulator/reset").status_code == 200
+    assert emu.chats() == []
+    assert emu.client.get("/_emulator/files").json["files"] == []
+    assert emu.client.get("/_emulator/faults").json["faults"] == []
+    calls = emu.client.get("/_emulator/calls").json["calls"]
+    assert [c["path"] for c in calls] == [
+        "/_emulator/chats",
+        "/_emulator/files",
+        "/_emulator/faults",
+        "/_emulator/calls",
+    ]
+
+
+def test_unknown_options_are_refused():
+    import pytest
+
+    from kimiproxy.emulator import create_emulator_app
+
+    with pytest.raises(ValueError):
+        create_emulator_app({"research_totl": 3})

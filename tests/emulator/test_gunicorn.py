@@ -1,0 +1,173 @@
+"""The emulator under real gunicorn with the gevent worker: streams arrive write by write."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not GUNICORN.exists():
+        pytest.skip("gunicorn is not installed next to this Python")
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            str(GUNICORN),
+            "-k",
+            "gevent",
+            "-w",
+            "1",
+            "-b",
+            f"127.0.0.1:{port}",
+            "kimiproxy.emulator:create_emulator_app()",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()[-2000:]}")
+            try:
+                if requests.get(f"{base}/_emulator/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not become ready in 30 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        process.stderr.close()
+
+
+def _token(base: str) -> str:
+    response = requests.get(
+        f"{base}/api/auth/token/refresh",
+        headers={"Authorization": "Bearer gunicorn-refresh"},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def _queue_slow_chunks(base: str) -> None:
+    response = requests.post(f"{base}/_emulator/faults", json={"fault": "slow_chunks"}, timeout=5)
+    response.raise_for_status()
+
+
+def _timed_chunks(response) -> list[tuple[float, bytes]]:
+    """Each HTTP chunk as it arrives (chunk_size=None keeps transfer-encoding chunks apart)."""
+    return [(time.monotonic(), chunk) for chunk in response.iter_content(chunk_size=None)]
+
+
+def test_generation_a_stream_is_incremental(server):
+    token = _token(server)
+    headers = {"Authorization": f"Bearer {token}"}
+    chat = requests.post(
+        f"{server}/api/chat", json={"name": "x", "kimiplus_id": "kimi"}, headers=headers, timeout=5
+    ).json()
+    _queue_slow_chunks(server)
+    started = time.monotonic()
+    with requests.post(
+        f"{server}/api/chat/{chat['id']}/completion/stream",
+        json={"messages": [{"role": "user", "content": "hi"}]},
+        headers=headers,
+        stream=True,
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        chunks = _timed_chunks(response)
+    assert len(chunks) >= 5
+    assert chunks[0][0] - started < 0.4  # the first event did not wait for the rest
+    assert chunks[-1][0] - chunks[0][0] >= 0.45 * (len(chunks) - 1)
+    text = b"".join(c for _, c in chunks).decode()
+    events = [json.loads(line[6:]) for line in text.split("\n\n") if line.startswith("data: ")]
+    assert events[0]["event"] == "req" and events[-1]["event"] == "all_done"
+
+
+def _envelopes(data: bytes) -> list[tuple[int, dict]]:
+    frames, offset = [], 0
+    while offset < len(data):
+        flag, length = struct.unpack(">BI", data[offset : offset + 5])
+        frames.append((flag, json.loads(data[offset + 5 : offset + 5 + length])))
+        offset += 5 + length
+    return frames
+
+
+def test_generation_b_stream_is_incremental_and_splits_utf8(server):
+    token = _token(server)
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/connect+json",
+        "Connect-Protocol-Version": "1",
+    }
+
+    def chat(text: str):
+        payload = json.dumps(
+            {"message": {"role": "user", "blocks": [{"message_id": "", "text": {"content": text}}]}}
+        ).encode()
+        body = b"\x00" + struct.pack(">I", len(payload)) + payload
+        return requests.post(
+            f"{server}/apiv2/kimi.gateway.chat.v1.ChatService/Chat",
+            data=body,
+            headers=headers,
+            stream=True,
+            timeout=30,
+        )
+
+    with chat("[[reply:split-utf8]]") as response:
+        assert response.headers["Content-Type"] == "application/connect+json"
+        chunks = [c for _, c in _timed_chunks(response)]
+    assert len(chunks) > 10
+    undecodable = 0
+    for chunk in chunks:
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable += 1
+    assert undecodable > 0
+    frames = _envelopes(b"".join(chunks))
+    assert frames[-1] == (2, {})
+    text = "".join(
+        f["block"]["text"]["content"] for _, f in frames if f.get("mask") == "block.text.content"
+    )
+    assert text == "中文字符和表情😀🎉测试"
+
+    _queue_slow_chunks(server)
+    started = time.monotonic()
+    with chat("hi") as response:
+        timed = _timed_chunks(response)
+    assert timed[0][0] - started < 0.4
+    assert timed[-1][0] - timed[0][0] >= 0.45 * (len(timed) - 1)
+    assert _envelopes(b"".join(c for _, c in timed))[-1] == (2, {})
