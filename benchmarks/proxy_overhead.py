@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from kimiproxy.processes import free_port, start_emulator, start_proxy, stop
-from kimiproxy.upstream.connect_framing import encode_envelope
+from kimiproxy.upstream.connect_framing import EnvelopeDecoder, encode_envelope
 
 TOKEN = "benchmark-token"
 PROMPT = "benchmark " * 20
@@ -44,16 +44,27 @@ def direct_rest(emulator: str) -> tuple[float, float]:
     """Create a chat, read its answer stream, delete it: what the proxy does, minus the proxy."""
     session = requests.Session()
     start = time.perf_counter()
-    token = session.get(f"{emulator}/api/auth/token/refresh",
-                        headers={"Authorization": f"Bearer {TOKEN}"}).json()["access_token"]
+    token = session.get(
+        f"{emulator}/api/auth/token/refresh", headers={"Authorization": f"Bearer {TOKEN}"}
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
-    chat = session.post(f"{emulator}/api/chat", headers=headers, json={
-        "enter_method": "new_chat", "is_example": False, "kimiplus_id": "kimi",
-        "name": "bench"}).json()["id"]
+    chat = session.post(
+        f"{emulator}/api/chat",
+        headers=headers,
+        json={
+            "enter_method": "new_chat",
+            "is_example": False,
+            "kimiplus_id": "kimi",
+            "name": "bench",
+        },
+    ).json()["id"]
     first = None
-    with session.post(f"{emulator}/api/chat/{chat}/completion/stream", headers=headers, stream=True,
-                      json={"kimiplus_id": "kimi", "messages": [{"role": "user",
-                                                                 "content": PROMPT}]}) as answer:
+    with session.post(
+        f"{emulator}/api/chat/{chat}/completion/stream",
+        headers=headers,
+        stream=True,
+        json={"kimiplus_id": "kimi", "messages": [{"role": "user", "content": PROMPT}]},
+    ) as answer:
         for line in answer.iter_lines():
             if first is None and b'"cmpl"' in line:
                 first = time.perf_counter() - start
@@ -64,32 +75,53 @@ def direct_rest(emulator: str) -> tuple[float, float]:
 def direct_connect(emulator: str) -> tuple[float, float]:
     session = requests.Session()
     start = time.perf_counter()
-    token = session.get(f"{emulator}/api/auth/token/refresh",
-                        headers={"Authorization": f"Bearer {TOKEN}"}).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/connect+json",
-               "Connect-Protocol-Version": "1"}
-    body = encode_envelope({"scenario": "SCENARIO_K2D5", "message": {
-        "role": "user", "blocks": [{"message_id": "", "text": {"content": PROMPT}}]}})
-    first, chat_id = None, None
-    with session.post(f"{emulator}/apiv2/kimi.gateway.chat.v1.ChatService/Chat", data=body,
-                      headers=headers, stream=True) as answer:
+    token = session.get(
+        f"{emulator}/api/auth/token/refresh", headers={"Authorization": f"Bearer {TOKEN}"}
+    ).json()["access_token"]
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/connect+json",
+        "Connect-Protocol-Version": "1",
+    }
+    body = encode_envelope(
+        {
+            "scenario": "SCENARIO_K2D5",
+            "message": {
+                "role": "user",
+                "blocks": [{"message_id": "", "text": {"content": PROMPT}}],
+            },
+        }
+    )
+    first, chat_id, decoder = None, None, EnvelopeDecoder()
+    with session.post(
+        f"{emulator}/apiv2/kimi.gateway.chat.v1.ChatService/Chat",
+        data=body,
+        headers=headers,
+        stream=True,
+    ) as answer:
         for chunk in answer.iter_content(None):
-            if first is None and b"block.text.content" in chunk:
-                first = time.perf_counter() - start
-    chats = requests.get(f"{emulator}/_emulator/chats").json()["chats"]
-    chat_id = chats[-1]["id"] if chats else None
-    session.post(f"{emulator}/apiv2/kimi.chat.v1.ChatService/DeleteChat",
-                 json={"chat_id": chat_id}, headers={"Authorization": f"Bearer {token}"})
+            for _flags, frame in decoder.feed(chunk):
+                if chat_id is None and "chat" in frame:
+                    chat_id = frame["chat"].get("id")
+                if first is None and frame.get("mask") == "block.text.content":
+                    first = time.perf_counter() - start
+    session.post(
+        f"{emulator}/apiv2/kimi.chat.v1.ChatService/DeleteChat",
+        json={"chat_id": chat_id},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     return time.perf_counter() - start, first or 0.0
 
 
 def through_proxy(proxy: str) -> tuple[float, float]:
     start = time.perf_counter()
     first = None
-    with requests.post(f"{proxy}/v1/chat/completions", stream=True,
-                       headers={"Authorization": f"Bearer {TOKEN}"},
-                       json={"model": "kimi", "stream": True,
-                             "messages": [{"role": "user", "content": PROMPT}]}) as answer:
+    with requests.post(
+        f"{proxy}/v1/chat/completions",
+        stream=True,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"model": "kimi", "stream": True, "messages": [{"role": "user", "content": PROMPT}]},
+    ) as answer:
         for line in answer.iter_lines():
             if first is None and b'"content":"' in line and b'"content":""' not in line:
                 first = time.perf_counter() - start
@@ -113,8 +145,9 @@ def main() -> None:
     try:
         for protocol, direct in (("connect", direct_connect), ("rest", direct_rest)):
             port = free_port()
-            proxy_process = start_proxy(port, {"KIMIPROXY_UPSTREAM": emulator,
-                                               "KIMIPROXY_PROTOCOL": protocol})
+            proxy_process = start_proxy(
+                port, {"KIMIPROXY_UPSTREAM": emulator, "KIMIPROXY_PROTOCOL": protocol}
+            )
             proxy = f"http://127.0.0.1:{port}"
             try:
                 workers = worker_pids(proxy_process.pid)
@@ -123,18 +156,27 @@ def main() -> None:
                 proxy_total, proxy_first = measure(through_proxy, proxy, options.requests)
                 started = time.perf_counter()
                 with ThreadPoolExecutor(options.concurrency) as pool:
-                    list(pool.map(lambda _: through_proxy(proxy), range(options.concurrency)))
+                    list(pool.map(through_proxy, [proxy] * options.concurrency))
                 concurrent = time.perf_counter() - started
                 rss_after = sum(rss_kib(p) for p in workers)
-                print(f"[{protocol}] whole answer: direct {direct_total * 1000:.1f} ms, "
-                      f"proxy {proxy_total * 1000:.1f} ms, ratio {proxy_total / direct_total:.2f}")
-                print(f"[{protocol}] first content byte: direct {direct_first * 1000:.1f} ms, "
-                      f"proxy {proxy_first * 1000:.1f} ms, ratio {proxy_first / direct_first:.2f}")
-                print(f"[{protocol}] {options.concurrency} concurrent streams: "
-                      f"{concurrent * 1000:.0f} ms in all, "
-                      f"{concurrent / options.concurrency / proxy_total:.2f}× a lone one each")
-                print(f"[{protocol}] worker RSS: {rss_before / 1024:.1f} MiB before, "
-                      f"{rss_after / 1024:.1f} MiB after {options.requests * 2 + 2 + options.concurrency} requests")
+                served = options.requests * 2 + 2 + options.concurrency
+                print(
+                    f"[{protocol}] whole answer: direct {direct_total * 1000:.1f} ms, "
+                    f"proxy {proxy_total * 1000:.1f} ms, ratio {proxy_total / direct_total:.2f}"
+                )
+                print(
+                    f"[{protocol}] first content byte: direct {direct_first * 1000:.1f} ms, "
+                    f"proxy {proxy_first * 1000:.1f} ms, ratio {proxy_first / direct_first:.2f}"
+                )
+                print(
+                    f"[{protocol}] {options.concurrency} concurrent streams: "
+                    f"{concurrent * 1000:.0f} ms in all, "
+                    f"{concurrent / options.concurrency / proxy_total:.2f}× a lone one each"
+                )
+                print(
+                    f"[{protocol}] worker RSS: {rss_before / 1024:.1f} MiB before, "
+                    f"{rss_after / 1024:.1f} MiB after {served} requests"
+                )
             finally:
                 stop(proxy_process)
     finally:

@@ -24,12 +24,11 @@ def _serve(options: argparse.Namespace) -> int:
 
 
 def _emulator(options: argparse.Namespace) -> int:
-    from .processes import EMULATOR_APP
+    from .emulator.server import serve
 
     print(f"Kimi emulator on http://{options.host}:{options.port}", flush=True)
-    return _exec_gunicorn(
-        ["-k", "gevent", "-w", "1", "-b", f"{options.host}:{options.port}", EMULATOR_APP]
-    )
+    serve(options.host, options.port)
+    return 0
 
 
 def _demo(options: argparse.Namespace) -> int:

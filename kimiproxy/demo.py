@@ -21,10 +21,11 @@ curl:
 Python:
   from openai import OpenAI
   client = OpenAI(base_url="{base}/v1", api_key="{DEMO_TOKEN}")
-  for chunk in client.chat.completions.create(
-          model="kimi-search", stream=True,
-          messages=[{{"role": "user", "content": "Hello Kimi"}}]):
-      print(chunk.choices[0].delta.content or "" if chunk.choices else "", end="")
+  stream = client.chat.completions.create(
+      model="kimi-search", stream=True, messages=[{{"role": "user", "content": "Hello Kimi"}}])
+  for chunk in stream:
+      if chunk.choices and chunk.choices[0].delta.content:
+          print(chunk.choices[0].delta.content, end="")
 """
 
 

@@ -13,8 +13,6 @@ from contextlib import contextmanager
 
 import requests
 
-EMULATOR_APP = "kimiproxy.emulator:create_emulator_app()"
-
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -39,20 +37,7 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30.0) -> No
 
 def start_emulator(port: int, *, quiet: bool = True) -> subprocess.Popen:
     """One gevent worker: the emulator keeps its state in memory."""
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-k",
-        "gevent",
-        "-w",
-        "1",
-        "-b",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        EMULATOR_APP,
-    ]
+    command = [sys.executable, "-m", "kimiproxy.emulator", "--port", str(port)]
     process = _popen(command, os.environ.copy(), quiet)
     wait_ready(f"http://127.0.0.1:{port}/_emulator/calls", process)
     return process

@@ -35,14 +35,16 @@ def test_non_streamed_answer(client, emulator):
 
 
 def test_streamed_answer(client, emulator):
-    stream = client.chat.completions.create(model="kimi", messages=USER, stream=True,
-                                            stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model="kimi", messages=USER, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
     assert len({c.id for c in chunks}) == 1
     assert chunks[0].choices[0].delta.role == "assistant"
     assert all(c.choices[0].delta.role is None for c in chunks[1:] if c.choices)
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and
-                c.choices[0].finish_reason]
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finishes == ["stop"]
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -51,8 +53,12 @@ def test_streamed_answer(client, emulator):
 
 
 def test_model_may_be_omitted(proxy, emulator):
-    response = requests.post(f"{proxy.base_url}/chat/completions", json={"messages": USER},
-                             headers={"Authorization": "Bearer tok"}, timeout=30)
+    response = requests.post(
+        f"{proxy.base_url}/chat/completions",
+        json={"messages": USER},
+        headers={"Authorization": "Bearer tok"},
+        timeout=30,
+    )
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == "You said: hello there"
 
@@ -60,10 +66,14 @@ def test_model_may_be_omitted(proxy, emulator):
 @pytest.mark.parametrize("stream", [False, True])
 def test_thinking_model(client, stream):
     if stream:
-        chunks = list(client.chat.completions.create(model="kimi-thinking", messages=USER,
-                                                     stream=True))
-        reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or ""
-                            for c in chunks if c.choices)
+        chunks = list(
+            client.chat.completions.create(model="kimi-thinking", messages=USER, stream=True)
+        )
+        reasoning = "".join(
+            getattr(c.choices[0].delta, "reasoning_content", None) or ""
+            for c in chunks
+            if c.choices
+        )
         content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     else:
         message = client.chat.completions.create(model="kimi-thinking", messages=USER)
@@ -78,12 +88,15 @@ def test_search_citations_and_structured_results(client):
     content = answer.choices[0].message.content
     assert content.startswith("You said: hello there\n\n搜索结果来自：\n【检索 1】 [Result 1 for")
     results = answer.model_extra["search_results"]
-    assert [r["url"] for r in results] == ["https://example.com/search/1",
-                                           "https://example.com/search/2"]
+    assert [r["url"] for r in results] == [
+        "https://example.com/search/1",
+        "https://example.com/search/2",
+    ]
     silent = client.chat.completions.create(model="kimi-search-silent", messages=USER)
     assert silent.choices[0].message.content == "You said: hello there"
-    stripped = client.chat.completions.create(model="kimi-search", messages=USER,
-                                              extra_body={"strip_citations": True})
+    stripped = client.chat.completions.create(
+        model="kimi-search", messages=USER, extra_body={"strip_citations": True}
+    )
     assert stripped.choices[0].message.content == "You said: hello there"
     stream = client.chat.completions.create(model="kimi-search", messages=USER, stream=True)
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
@@ -91,23 +104,33 @@ def test_search_citations_and_structured_results(client):
 
 
 def test_history_is_merged(client):
-    messages = [{"role": "system", "content": "be brief"},
-                {"role": "user", "content": "hi"},
-                {"role": "assistant", "content": "hello"},
-                {"role": "user", "content": [{"type": "text", "text": "and now?"}]}]
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": [{"type": "text", "text": "and now?"}]},
+    ]
     answer = client.chat.completions.create(model="kimi", messages=messages)
-    assert answer.choices[0].message.content == (
-        "You said: system:be brief\nuser:hi\nassistant:hello\nsystem:关注用户最新的消息\nuser:and now?")
+    assert answer.choices[0].message.content.splitlines() == [
+        "You said: system:be brief",
+        "user:hi",
+        "assistant:hello",
+        "system:关注用户最新的消息",
+        "user:and now?",
+    ]
 
 
 def test_conversation_is_kept_and_continued(client, emulator):
-    first = client.chat.completions.create(model="kimi", messages=USER,
-                                           extra_body={"conversation_id": "none"})
+    first = client.chat.completions.create(
+        model="kimi", messages=USER, extra_body={"conversation_id": "none"}
+    )
     chat_id = first.id
     assert first.model_extra["conversation_id"] == chat_id
     second = client.chat.completions.create(
-        model="kimi", messages=USER + [{"role": "user", "content": "second round"}],
-        extra_body={"conversation_id": chat_id})
+        model="kimi",
+        messages=USER + [{"role": "user", "content": "second round"}],
+        extra_body={"conversation_id": chat_id},
+    )
     assert second.id == chat_id
     assert second.choices[0].message.content == "You said: second round"
     chats = emulator.chats()
@@ -117,8 +140,9 @@ def test_conversation_is_kept_and_continued(client, emulator):
 
 def test_unknown_conversation_is_404(client):
     with pytest.raises(openai.NotFoundError) as caught:
-        client.chat.completions.create(model="kimi", messages=USER,
-                                       extra_body={"conversation_id": "d3nosuchchat000000000"})
+        client.chat.completions.create(
+            model="kimi", messages=USER, extra_body={"conversation_id": "d3nosuchchat000000000"}
+        )
     assert caught.value.body["param"] == "conversation_id"
 
 
@@ -126,8 +150,7 @@ def test_unknown_conversation_is_404(client):
 def test_long_answer_is_continued(client, proxy, emulator, stream):
     messages = [{"role": "user", "content": "write a lot [[reply:long]]"}]
     if stream:
-        chunks = list(client.chat.completions.create(model="kimi", messages=messages,
-                                                     stream=True))
+        chunks = list(client.chat.completions.create(model="kimi", messages=messages, stream=True))
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
     else:
@@ -145,11 +168,17 @@ def test_long_answer_is_continued(client, proxy, emulator, stream):
 def test_utf8_split_across_network_chunks(client, stream):
     messages = [{"role": "user", "content": "[[reply:split-utf8]]"}]
     if stream:
-        text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
-            model="kimi", messages=messages, stream=True) if c.choices)
+        text = "".join(
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(model="kimi", messages=messages, stream=True)
+            if c.choices
+        )
     else:
-        text = client.chat.completions.create(model="kimi", messages=messages
-                                              ).choices[0].message.content
+        text = (
+            client.chat.completions.create(model="kimi", messages=messages)
+            .choices[0]
+            .message.content
+        )
     assert text == SPLIT_UTF8_ANSWER
 
 
@@ -171,10 +200,16 @@ def test_ping_and_plugins(proxy):
 def test_client_disconnect_still_cleans_up(proxy, emulator):
     emulator.fault("slow_chunks")
     response = requests.post(
-        f"{proxy.base_url}/chat/completions", stream=True, timeout=30,
+        f"{proxy.base_url}/chat/completions",
+        stream=True,
+        timeout=30,
         headers={"Authorization": "Bearer tok"},
-        json={"model": "kimi", "stream": True,
-              "messages": [{"role": "user", "content": "a long slow answer " * 5}]})
+        json={
+            "model": "kimi",
+            "stream": True,
+            "messages": [{"role": "user", "content": "a long slow answer " * 5}],
+        },
+    )
     lines = response.iter_lines()
     assert next(line for line in lines if line).startswith(b"data: ")
     response.close()

@@ -10,11 +10,14 @@ import requests
 USER = [{"role": "user", "content": "hello"}]
 
 
-@pytest.mark.parametrize(("fault", "error_class", "status"), [
-    ("throttle", openai.RateLimitError, 429),
-    ("stream_pushing", openai.RateLimitError, 429),
-    ("server_error", openai.APIStatusError, 502),
-])
+@pytest.mark.parametrize(
+    ("fault", "error_class", "status"),
+    [
+        ("throttle", openai.RateLimitError, 429),
+        ("stream_pushing", openai.RateLimitError, 429),
+        ("server_error", openai.APIStatusError, 502),
+    ],
+)
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_failures_before_output(client, emulator, fault, error_class, status, stream):
     emulator.fault(fault)
@@ -44,7 +47,8 @@ def test_rejected_token_is_401_without_the_token(proxy):
 
 def test_a_rejected_account_is_swapped_for_another(proxy, emulator):
     answer = proxy.client(api_key="invalid-one,good-one").chat.completions.create(
-        model="kimi", messages=USER)
+        model="kimi", messages=USER
+    )
     assert answer.choices[0].message.content == "You said: hello"
 
 
@@ -69,19 +73,25 @@ def test_failures_mid_answer_without_stream(client, emulator, fault):
     assert emulator.undeleted_chats() == []
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    (b"{not json", "not valid JSON"),
-    (b"", "empty"),
-    (b'{"model": "kimi"}', "'messages' is required"),
-    (b'{"messages": []}', "at least one"),
-    (b'{"messages": [{"role": "wizard", "content": "x"}]}', "role"),
-    (b'{"messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "boolean"),
-    (b'{"messages": [{"role": "user", "content": "x"}], "n": 3}', "'n' must be 1"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"", "empty"),
+        (b'{"model": "kimi"}', "'messages' is required"),
+        (b'{"messages": []}', "at least one"),
+        (b'{"messages": [{"role": "wizard", "content": "x"}]}', "role"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "boolean"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "n": 3}', "'n' must be 1"),
+    ],
+)
 def test_bad_requests_are_400(proxy, emulator, body, fragment):
-    response = requests.post(f"{proxy.base_url}/chat/completions", data=body, timeout=10,
-                             headers={"Authorization": "Bearer tok",
-                                      "Content-Type": "application/json"})
+    response = requests.post(
+        f"{proxy.base_url}/chat/completions",
+        data=body,
+        timeout=10,
+        headers={"Authorization": "Bearer tok", "Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert fragment in error["message"] and error["type"] == "invalid_request_error"
@@ -89,16 +99,19 @@ def test_bad_requests_are_400(proxy, emulator, body, fragment):
 
 
 def test_missing_key_is_401(proxy):
-    response = requests.post(f"{proxy.base_url}/chat/completions", json={"messages": USER},
-                             timeout=10)
+    response = requests.post(
+        f"{proxy.base_url}/chat/completions", json={"messages": USER}, timeout=10
+    )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "missing_api_key"
 
 
 def test_oversized_body_is_413(proxy):
-    response = requests.post(f"{proxy.base_url}/chat/completions", timeout=30,
-                             data=b'{"messages": "' + b"x" * (21 * 1024 * 1024) + b'"}',
-                             headers={"Authorization": "Bearer tok",
-                                      "Content-Type": "application/json"})
+    response = requests.post(
+        f"{proxy.base_url}/chat/completions",
+        timeout=30,
+        data=b'{"messages": "' + b"x" * (21 * 1024 * 1024) + b'"}',
+        headers={"Authorization": "Bearer tok", "Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     assert "limit" in response.json()["error"]["message"]
