@@ -214,3 +214,70 @@ def test_client_disconnect_still_cleans_up(proxy, emulator):
     assert next(line for line in lines if line).startswith(b"data: ")
     response.close()
     assert wait_until(lambda: emulator.chats() and not emulator.undeleted_chats(), timeout=15)
+
+
+def access_jwt(subject: str = "user-jwt") -> str:
+    """An access token as the Kimi web page holds it (the emulator does not check signatures)."""
+    import base64
+    import json
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    claims = {
+        "iss": "user-center",
+        "typ": "access",
+        "app_id": "kimi",
+        "sub": subject,
+        "space_id": "s1",
+        "device_id": "d1",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 3600,
+    }
+    return f"{part({'alg': 'HS512', 'typ': 'JWT'})}.{part(claims)}.signature"
+
+
+def completion_bodies(emulator, protocol: str) -> list[dict]:
+    suffix = "/completion/stream" if protocol == "rest" else "ChatService/Chat"
+    return [c["body"] for c in emulator.calls() if c["path"].endswith(suffix)]
+
+
+def test_access_jwt_is_used_directly(proxy, emulator):
+    answer = proxy.client(api_key=access_jwt()).chat.completions.create(model="kimi", messages=USER)
+    assert answer.choices[0].message.content == "You said: hello there"
+    assert not [c for c in emulator.calls() if c["path"] == "/api/auth/token/refresh"]
+
+
+def test_agent_id_and_feature_flags_reach_kimi(client, proxy, emulator):
+    agent = "cnndivilnl96vah411dg"
+    client.chat.completions.create(model=agent, messages=USER)
+    body = completion_bodies(emulator, proxy.protocol)[-1]
+    assert agent in (body.get("kimiplus_id"), body.get("kimiplusId"))
+    if proxy.protocol == "rest":
+        client.chat.completions.create(model="kimi-math-search", messages=USER)
+        body = completion_bodies(emulator, "rest")[-1]
+        assert body["use_math"] is True and body["use_search"] is True
+    else:
+        client.chat.completions.create(model="kimi-thinking-search", messages=USER)
+        body = completion_bodies(emulator, "connect")[-1]
+        assert body["options"]["thinking"] is True
+        assert body["tools"] == [{"type": "TOOL_TYPE_SEARCH", "search": {}}]
+
+
+def test_research_quota_is_checked(proxy_factory, emulator):
+    emulator.reset()
+    client = proxy_factory("rest").client()
+    answer = client.chat.completions.create(model="kimi-research", messages=USER)
+    assert answer.choices[0].message.content.startswith("You said:")
+    assert completion_bodies(emulator, "rest")[-1]["use_research"] is True
+    assert any(c["path"] == "/api/chat/research/usage" for c in emulator.calls())
+
+
+def test_research_is_refused_when_the_quota_is_used_up(proxy_factory, emulator):
+    client = proxy_factory("rest").client(api_key="research-heavy-account")
+    for _ in range(20):  # the emulator's quota per account
+        client.chat.completions.create(model="kimi-research", messages=USER)
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="kimi-research", messages=USER)
+    assert caught.value.body["code"] == "research_quota_exhausted"
+    assert emulator.undeleted_chats() == []
