@@ -45,11 +45,14 @@ def chat_completions():
         pipeline.context.chat_id,
     )
     if chat_request.stream:
-        return Response(
+        response = Response(
             _stream(pipeline),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+        # A body the server never started iterating skips the generator's ``finally``.
+        response.call_on_close(lambda: pipeline.finish(None))
+        return response
     return jsonify(_complete(pipeline))
 
 

@@ -246,3 +246,17 @@ def test_cors_preflight_and_headers(make_app):
         make_app(CORS_ORIGINS="").test_client().get("/v1/models", headers={"Origin": "https://x"})
     )
     assert "Access-Control-Allow-Origin" not in closed.headers
+
+
+def test_stream_closed_before_it_was_read_still_cleans_up(make_app, scripted):
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(
+        method="POST",
+        path="/v1/chat/completions",
+        headers={"Authorization": "Bearer t"},
+        json={"messages": USER, "stream": True},
+    ).get_environ()
+    body = make_app()(environ, lambda status, headers, exc_info=None: None)
+    body.close()  # the server gave up before writing a byte
+    assert scripted.deleted
