@@ -35,7 +35,6 @@ class ChunkWriter:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "system_fingerprint": None,
             "choices": [
                 {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
             ],
@@ -64,7 +63,6 @@ class ChunkWriter:
                 "object": "chat.completion.chunk",
                 "created": self.created,
                 "model": self.model,
-                "system_fingerprint": None,
                 "choices": [],
                 "usage": usage,
             }
@@ -87,7 +85,6 @@ def completion_body(
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "system_fingerprint": None,
         "choices": [
             {
                 "index": 0,
