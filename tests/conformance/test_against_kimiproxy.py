@@ -1,0 +1,17 @@
+"""The suite against kimiproxy itself: real gunicorn with gevent workers, in front of the emulator,
+for both protocol generations, through both SDKs."""
+
+from __future__ import annotations
+
+import pytest
+from kimiproxy_conformance.report import format_table
+from kimiproxy_conformance.suite import run_conformance
+
+
+@pytest.mark.parametrize("protocol", ["connect", "rest"])
+def test_kimiproxy_passes_the_whole_suite(protocol, proxy_factory, node_ready):
+    proxy = proxy_factory(protocol)
+    report = run_conformance(proxy.base_url, emulator=True)
+    assert report.ok(), format_table(report, only_problems=True)
+    if node_ready:
+        assert report.count("skipped") == 0, format_table(report, only_problems=True)
