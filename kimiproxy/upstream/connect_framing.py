@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 FLAG_COMPRESSED = 0x01
 FLAG_END_STREAM = 0x02
@@ -80,6 +80,15 @@ class EnvelopeDecoder:
     def pending(self) -> int:
         """Bytes buffered towards an incomplete envelope."""
         return len(self._buffer)
+
+
+def read_envelopes(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict]]:
+    """Every ``(flags, message)`` in a body read as ``chunks``; :class:`FramingError` if the body
+    is malformed or ends inside an envelope. A caller that stops early skips that last check."""
+    decoder = EnvelopeDecoder()
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+    decoder.finish()
 
 
 def _decode(payload: bytes) -> dict:

@@ -8,12 +8,15 @@ chunks may end anywhere, even inside a UTF-8 character; the parsers above reasse
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import requests
 import urllib3.exceptions
+import urllib3.response
 
-from .http import map_failure
+from ..errors import UpstreamTimeout
+from .failures import map_failure
 
 CHUNK = 16 * 1024
 
@@ -23,24 +26,37 @@ class ResponseChunks:
 
     Transport failures in the middle of the body surface as our errors (timeouts as
     :class:`~kimiproxy.errors.UpstreamTimeout`, a dropped connection as an ``UpstreamError``).
+    The read timeout bounds each network read; ``deadline`` (a :func:`time.monotonic` value)
+    bounds the whole body: once it has passed, no further read is made.
     """
 
-    def __init__(self, response: requests.Response, read_timeout: float | None = None):
+    def __init__(
+        self,
+        response: requests.Response,
+        read_timeout: float | None = None,
+        deadline: float | None = None,
+    ):
         self.response = response
         self._read_timeout = read_timeout
+        self._deadline = deadline
 
     def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._network_reads():
+            yield chunk
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                # A stream of keep-alives never trips the read timeout; this ends it anyway.
+                raise UpstreamTimeout("Kimi kept the stream open past its time limit")
+
+    def _network_reads(self) -> Iterator[bytes]:
         raw = self.response.raw
-        read1 = getattr(raw, "read1", None)
         try:
-            if read1 is None:
+            if isinstance(raw, urllib3.response.HTTPResponse) and hasattr(raw, "read1"):
+                # requests leaves ``raw`` undecoded (it decodes in ``iter_content``) and asks for
+                # gzip by default: undo the content-encoding here, or parsers would see gzip.
+                while chunk := raw.read1(CHUNK, decode_content=True):
+                    yield chunk
+            else:
                 yield from self.response.iter_content(chunk_size=None)
-                return
-            while True:
-                chunk = read1(CHUNK)
-                if not chunk:
-                    return
-                yield chunk
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise map_failure(exception=exc, read_timeout=self._read_timeout) from None
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import requests
 
 from ..errors import AuthenticationFailed, UpstreamError
-from .http import error_fields, error_from_response, map_failure
+from .failures import error_fields, error_from_response, is_auth_failure, map_failure
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,7 @@ def refresh_access_token(
     except requests.RequestException as exc:
         raise map_failure(exception=exc, read_timeout=timeout[1]) from None
     secrets = (refresh_token,)
-    if response.status_code == 401 or (
-        response.status_code >= 400 and error_fields(response)["kind"] == "auth.token.invalid"
-    ):
+    if is_auth_failure(response):
         said = error_fields(response)["message"]
         error = map_failure(status=401, message=said, secrets=secrets)
         raise AuthenticationFailed(
@@ -95,7 +93,7 @@ def refresh_access_token(
         raise UpstreamError("Kimi's token refresh answer was not JSON") from None
     if isinstance(body, dict) and body.get("error_type") == "auth.token.invalid":
         raise map_failure(kind="auth.token.invalid", message=body.get("message"), secrets=secrets)
-    access = body.get("access_token") or body.get("token") if isinstance(body, dict) else None
+    access = (body.get("access_token") or body.get("token")) if isinstance(body, dict) else None
     if not isinstance(access, str) or not access:
         raise UpstreamError("Kimi's token refresh answer carried no access token")
     return access
@@ -172,6 +170,12 @@ class TokenCache:
         """Whether a refresh could produce a different token (an access JWT cannot be renewed)."""
         return not is_access_token(credential)
 
+    def secrets_for(self, credential: str) -> tuple[str, ...]:
+        """What an error message about ``credential`` must never show: the credential itself and
+        the access token cached for it."""
+        entry = self._entries.get(credential)
+        return (credential, entry.access_token) if entry else (credential,)
+
     def _fresh_entry(self, credential: str) -> _Entry | None:
         entry = self._entries.get(credential)
         if entry is not None and self._clock() < entry.refresh_at:
@@ -182,6 +186,10 @@ class TokenCache:
         with self._guard:
             lock = self._locks.get(credential)
             if lock is None:
+                # A failed refresh caches no token, so only this keeps bogus credentials (anyone
+                # can send them) from piling up locks.
+                if len(self._locks) >= self._max_entries:
+                    self._prune()
                 lock = self._locks[credential] = threading.Lock()
             return lock
 

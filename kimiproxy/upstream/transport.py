@@ -10,20 +10,14 @@ from typing import Any
 import requests
 
 from ..errors import UpstreamError
-from .http import error_from_response, is_auth_failure, map_failure
-from .tokens import TokenCache, fingerprint
+from .failures import error_from_response, is_auth_failure, map_failure
+from .tokens import TokenCache, fingerprint, refresh_access_token
 
 log = logging.getLogger(__name__)
 
-HeadersFor = Callable[[str, str], Mapping[str, str]]
-
 
 class Transport:
-    """Authenticated requests for one client.
-
-    ``headers_for(credential, access_token)`` supplies per-request headers besides
-    ``Authorization`` (e.g. generation A's ``X-Traffic-Id``).
-    """
+    """Authenticated requests for one client."""
 
     def __init__(
         self,
@@ -37,6 +31,23 @@ class Transport:
         self.tokens = tokens
         self.timeout = timeout
 
+    @classmethod
+    def refreshing_through(
+        cls,
+        session: requests.Session,
+        base_url: str,
+        timeout: tuple[float, float],
+        *,
+        ttl: float | None,
+    ) -> Transport:
+        """A transport with its own :class:`TokenCache` (``ttl`` as there), whose refreshes go
+        to ``base_url`` over ``session`` like every other call."""
+
+        def refresh(refresh_token: str) -> str:
+            return refresh_access_token(session, base_url, refresh_token, timeout)
+
+        return cls(session, base_url, TokenCache(refresh, ttl=ttl), timeout)
+
     def send(
         self,
         credential: str,
@@ -44,7 +55,6 @@ class Transport:
         path: str,
         *,
         headers: Mapping[str, str] | None = None,
-        headers_for: HeadersFor | None = None,
         body: Callable[[], Any] | None = None,
         json: Any = None,
         stream: bool = False,
@@ -60,10 +70,7 @@ class Transport:
         retried = False
         while True:
             access = self.tokens.get(credential)
-            request_headers = {"Authorization": f"Bearer {access}"}
-            if headers_for is not None:
-                request_headers.update(headers_for(credential, access))
-            request_headers.update(headers or {})
+            request_headers = {"Authorization": f"Bearer {access}", **(headers or {})}
             try:
                 response = self.session.request(
                     method,
@@ -78,19 +85,18 @@ class Transport:
                 raise map_failure(exception=exc, read_timeout=timeout[1]) from None
             if response.status_code < 400 or response.status_code in allow_status:
                 return response
-            secrets = (credential, access)
-            if is_auth_failure(response) and not retried and self.tokens.can_refresh(credential):
-                response.close()
-                log.info(
-                    "Kimi refused the access token of credential %s; refreshing once",
-                    fingerprint(credential),
-                )
+            refused_token = is_auth_failure(response)
+            if refused_token:
                 self.tokens.invalidate(credential, access)
-                retried = True
-                continue
-            if is_auth_failure(response):
-                self.tokens.invalidate(credential, access)
-            error = error_from_response(response, secrets)
+                if not retried and self.tokens.can_refresh(credential):
+                    response.close()
+                    log.info(
+                        "Kimi refused the access token of credential %s; refreshing once",
+                        fingerprint(credential),
+                    )
+                    retried = True
+                    continue
+            error = error_from_response(response, secrets=(credential, access))
             response.close()
             raise error
 

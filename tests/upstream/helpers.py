@@ -4,9 +4,15 @@ response body that arrives in chosen network chunks."""
 from __future__ import annotations
 
 import base64
+import gzip
+import http.server
 import io
 import json
+import threading
 import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from kimiproxy.config import load_config
 from kimiproxy.upstream.connect_framing import FLAG_END_STREAM, encode_envelope
@@ -57,8 +63,9 @@ def frames(*messages: dict, end: dict | None = None) -> bytes:
 
 
 class _ChunkSource(io.RawIOBase):
-    def __init__(self, chunks: list[bytes]):
+    def __init__(self, chunks: list[bytes], delay: float = 0.0):
         self._chunks = list(chunks)
+        self._delay = delay
         self.reads = 0
 
     def readable(self) -> bool:
@@ -67,6 +74,7 @@ class _ChunkSource(io.RawIOBase):
     def readinto(self, buffer) -> int:
         if not self._chunks:
             return 0
+        time.sleep(self._delay)
         chunk = self._chunks.pop(0)
         if len(chunk) > len(buffer):
             buffer[:] = chunk[: len(buffer)]
@@ -77,11 +85,48 @@ class _ChunkSource(io.RawIOBase):
         return len(chunk)
 
 
-def chunked_body(chunks: list[bytes]) -> io.BufferedReader:
-    """A body ``responses`` hands over as-is, whose every read returns at most one chunk, so the
-    client sees the same cuts a network would make."""
-    return io.BufferedReader(_ChunkSource(chunks), buffer_size=1)
+def chunked_body(chunks: list[bytes], delay: float = 0.0) -> io.BufferedReader:
+    """A body ``responses`` hands over as-is, whose every read returns at most one chunk (after
+    ``delay`` seconds), so the client sees the same cuts and pauses a network would make."""
+    return io.BufferedReader(_ChunkSource(chunks, delay), buffer_size=1)
 
 
 def split_every(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+ENCODERS = {"gzip": gzip.compress, "deflate": zlib.compress}
+
+
+@contextmanager
+def encoded_server(body: bytes, encoding: str, content_type: str) -> Iterator[str]:
+    """A real HTTP server on loopback that answers every GET and POST with ``body`` compressed
+    as ``encoding``; yields its base URL. (``responses`` decodes bodies itself, so only a real
+    connection shows what a client does with a compressed stream.)"""
+    payload = ENCODERS[encoding](body)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -29,14 +29,22 @@ from kimiproxy.upstream import ChatTurn, make_client
 from kimiproxy.upstream.connect_client import (
     CHAT_PATH,
     DELETE_CHAT_PATH,
-    LIST_MESSAGES_PATH,
     UPLOAD_PATH,
     ConnectClient,
-    latest_assistant_id,
 )
 from kimiproxy.upstream.connect_framing import EnvelopeDecoder
+from kimiproxy.upstream.connect_history import LIST_MESSAGES_PATH, latest_assistant_id
 
-from .helpers import BASE, REFRESH_URL, chunked_body, frames, make_jwt, settings, split_every
+from .helpers import (
+    BASE,
+    REFRESH_URL,
+    chunked_body,
+    encoded_server,
+    frames,
+    make_jwt,
+    settings,
+    split_every,
+)
 
 TOKEN = "Cn4Wq8Lz2Mx6Pv1Kt9Rb3Hs7Jd5Gf0"
 ACCESS = make_jwt(sub="user-b")
@@ -513,7 +521,7 @@ def test_delete_forgets_the_parent(mock, client):
     list(client.chat(turn()))
     mock.post(BASE + DELETE_CHAT_PATH, json={})
     client.delete_chat(TOKEN, CHAT)
-    assert (TOKEN, CHAT) not in client._parents
+    assert client.history.remembered(TOKEN, CHAT) is None
 
 
 def test_upload(mock, client):
@@ -562,3 +570,50 @@ def test_upload_without_id_is_upstream_error(mock, client):
     mock.post(BASE + UPLOAD_PATH, json={"file": {}})
     with pytest.raises(UpstreamError, match="a.txt"):
         client.upload_file(TOKEN, "a.txt", "text/plain", io.BytesIO(b"x"), 1, "file")
+
+
+# -- found in review --------------------------------------------------------------------------
+
+
+def _echoing(message: str) -> dict[str, bytes]:
+    exception = {"block": {"id": "2_0", "exception": {"error": {"message": message}}}}
+    return {
+        "end-of-stream": frames(*opening(), text("a"), end={"error": {"message": message}}),
+        "error frame": frames(*opening(), text("a"), {"error": {"message": message}}, end={}),
+        "block exception": frames(*opening(), text("a"), exception, end={}),
+    }
+
+
+@pytest.mark.parametrize("where", list(_echoing("x")))
+def test_errors_in_the_stream_never_quote_the_token(mock, client, where):
+    add_chat(mock, _echoing(f"refused token {TOKEN} here")[where])
+    failure = list(client.chat(turn()))[-1]
+    assert isinstance(failure, UpstreamFailed)
+    assert TOKEN not in failure.error.message
+    assert "[redacted]" in failure.error.message
+
+
+def test_parent_is_remembered_when_the_caller_stops_reading(mock, client):
+    add_chat(mock, HELLO)
+    list(client.chat(turn()))
+    assert client.parent_for(TOKEN, CHAT) == ASSISTANT
+    opening_again = [
+        {"op": "set", "chat": {"id": CHAT}},
+        {"op": "set", "mask": "message", "message": {"id": "a-next", "role": "assistant"}},
+    ]
+    add_chat(mock, chunked_body([frames(*opening_again, text("part")), frames(*ENDING, end={})]))
+    events = client.chat(turn("more", chat_id=CHAT))
+    assert next(events) == ChatStarted(CHAT, "a-next")
+    events.close()
+    # The answer goes on upstream; the next turn must follow it, not the one before.
+    assert client.parent_for(TOKEN, CHAT) == "a-next"
+
+
+def test_compressed_stream_is_read(mock):
+    mock.add_passthru("http://127.0.0.1")
+    with encoded_server(HELLO, "gzip", "application/connect+json") as url:
+        client = ConnectClient(settings("connect", UPSTREAM=url))
+        events = list(client.chat(ChatTurn(make_jwt(), "hi", parse_model("kimi"))))
+        client.close()
+    assert text_of(events) == "You said: hi"
+    assert events[-1] == Finished("stop")

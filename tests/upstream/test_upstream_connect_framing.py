@@ -12,6 +12,7 @@ from kimiproxy.upstream.connect_framing import (
     EnvelopeDecoder,
     FramingError,
     encode_envelope,
+    read_envelopes,
 )
 
 MESSAGES = [
@@ -115,3 +116,13 @@ def test_truncated_stream_is_reported_by_finish():
     list(short.feed(b"\x00\x00"))
     with pytest.raises(FramingError, match="header"):
         short.finish()
+
+
+def test_read_envelopes_checks_the_end_of_the_body():
+    data = stream_bytes()
+    assert list(read_envelopes([data[:5], data[5:]])) == EXPECTED
+    with pytest.raises(FramingError, match="ended inside a frame"):
+        list(read_envelopes([data[:-3]]))
+    # A reader that stops at the end-of-stream envelope never asks about what follows it.
+    envelopes = read_envelopes([data + b"\x00\x00"])
+    assert [next(envelopes) for _ in EXPECTED] == EXPECTED

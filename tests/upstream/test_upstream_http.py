@@ -20,13 +20,13 @@ from kimiproxy.errors import (
     UpstreamUnavailable,
 )
 from kimiproxy.upstream.bodies import FileSlice, MultipartFile
-from kimiproxy.upstream.http import (
+from kimiproxy.upstream.failures import (
     error_from_response,
-    make_session,
     map_failure,
     parse_retry_after,
     scrub,
 )
+from kimiproxy.upstream.sessions import make_session
 from kimiproxy.upstream.tokens import TokenCache
 from kimiproxy.upstream.transport import Transport
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 import requests
@@ -29,7 +30,8 @@ from kimiproxy.events import (
 )
 from kimiproxy.models import ModelSpec, parse_model
 from kimiproxy.upstream import ChatTurn, make_client
-from kimiproxy.upstream.rest_client import K1_KIMIPLUS_ID, RestClient, wrap_urls
+from kimiproxy.upstream.rest_bodies import K1_KIMIPLUS_ID, wrap_urls
+from kimiproxy.upstream.rest_client import RestClient
 
 from .helpers import BASE, REFRESH_URL, chunked_body, make_jwt, settings, split_every, sse
 
@@ -554,3 +556,60 @@ def test_storage_refusal_is_upstream_error(mock, client):
     mock.put(OSS_URL, status=403)
     with pytest.raises(UpstreamError, match="a.txt"):
         client.upload_file(TOKEN, "a.txt", "text/plain", io.BytesIO(b"x"), 1, "file", CHAT)
+
+
+# -- found in review --------------------------------------------------------------------------
+
+
+def test_closing_after_chat_started_on_an_existing_chat_closes_the_response(mock, client):
+    body = chunked_body([sse({"event": "cmpl", "text": "first"})])
+    add_stream(mock, body)
+    events = client.chat(turn(chat_id=CHAT))
+    assert next(events) == ChatStarted(CHAT)
+    events.close()
+    assert body.closed
+
+
+def test_error_event_never_quotes_the_token(mock, client):
+    said = f"refused token {TOKEN} for this chat"
+    add_stream(
+        mock,
+        sse(
+            {"event": "cmpl", "text": "a"},
+            {"event": "error", "error": {"error_type": "chat.forbidden", "message": said}},
+        ),
+    )
+    failure = list(client.chat(turn(chat_id=CHAT)))[-1]
+    assert isinstance(failure, UpstreamFailed)
+    assert TOKEN not in failure.error.message
+    assert "[redacted]" in failure.error.message
+
+
+def test_auth_error_object_instead_of_a_stream_drops_the_cached_token(mock, client):
+    # Kimi answers 200 with an error object: the access token it refused must not be reused.
+    mock.post(STREAM_URL, json={"error_type": "auth.token.invalid", "message": "过期"})
+    add_stream(mock, HELLO)
+    with pytest.raises(AuthenticationFailed):
+        list(client.chat(turn(chat_id=CHAT)))
+    assert list(client.chat(turn(chat_id=CHAT)))[-1] == Finished("stop")
+    assert len(calls_to(mock, "/api/auth/token/refresh")) == 2
+
+
+@pytest.mark.parametrize(
+    "keepalive", [b": keepalive\n\n", b"data: not json\n\n"], ids=["comment", "non-json"]
+)
+def test_parse_wait_ends_at_the_deadline_while_kimi_sends_keepalives(mock, keepalive):
+    client = RestClient(settings("rest", FILE_PARSE_TIMEOUT=0.3))
+    add_presign(mock)
+    mock.put(OSS_URL)
+    mock.post(BASE + "/api/file", json=FILE_OBJECT)
+    mock.post(
+        BASE + "/api/file/parse_process",
+        body=chunked_body([keepalive] * 40, delay=0.05),  # 2 s of nothing useful
+        headers=SSE,
+    )
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout) as caught:
+        client.upload_file(TOKEN, "slow.pdf", "application/pdf", io.BytesIO(b"x"), 1, "file", CHAT)
+    assert time.monotonic() - started < 1.5
+    assert caught.value.message == "Kimi did not finish parsing slow.pdf in 0.3 s"

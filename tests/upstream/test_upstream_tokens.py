@@ -296,3 +296,15 @@ def test_cache_prunes_stale_entries():
     cache.get("new")
     cache.get("newer")  # over the cap: the stale ones go
     assert set(cache._entries) == {"new", "newer"}
+
+
+def test_failed_refreshes_do_not_grow_the_cache():
+    # Anyone can send bogus tokens; each failed refresh must not leave a lock behind for good.
+    def refresher(credential: str) -> str:
+        raise AuthenticationFailed("Kimi rejected the refresh token")
+
+    cache = TokenCache(refresher, max_entries=5)
+    for i in range(100):
+        with pytest.raises(AuthenticationFailed):
+            cache.get(f"bogus-{i}")
+    assert len(cache._locks) <= 6

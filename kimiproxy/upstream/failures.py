@@ -1,6 +1,6 @@
-"""HTTP plumbing shared by both clients: pooled sessions, timeouts, and the one table that turns
-an upstream failure (a refused connection, a timeout, an error status or an error payload) into
-one of our :mod:`kimiproxy.errors`.
+"""The one table that turns an upstream failure (a refused connection, a timeout, an error
+status or an error payload, whichever protocol generation sent it) into one of our
+:mod:`kimiproxy.errors`.
 
 Every message produced here is written for the end user and never carries a token: Kimi's own
 message is quoted, but anything shaped like a JWT or equal to a secret the caller names is cut out.
@@ -13,11 +13,9 @@ import json
 import re
 import time
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from ..errors import (
     AuthenticationFailed,
@@ -30,43 +28,12 @@ from ..errors import (
     UpstreamUnavailable,
 )
 
-BROWSER_USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36"
-)
-# gevent workers serve many requests per process; a pool this large keeps connections to the
-# single upstream host reusable instead of opening one per request.
-POOL_SIZE = 64
 MAX_MESSAGE_CHARS = 300
 
 _JWT_SHAPE = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 _BEARER = re.compile(r"(?i)bearer\s+\S+")
 # Overload messages seen in the wild ("Kimi is a bit tired now, ask me later").
 _OVERLOAD_HINTS = ("累了", "overload", "繁忙", "busy")
-
-
-def origin_of(url: str) -> str:
-    """``https://host:port/path`` → ``https://host:port`` (what a browser sends as Origin)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def make_session(headers: Mapping[str, str] | None = None) -> requests.Session:
-    """A session with a connection pool sized for many concurrent greenlets and the given
-    default headers. Never put ``Authorization`` in ``headers``: tokens are set per request so a
-    session can serve every account."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers.update({"User-Agent": BROWSER_USER_AGENT})
-    session.headers.update(headers or {})
-    return session
-
-
-def timeouts(config: Mapping[str, object]) -> tuple[float, float]:
-    """``(connect, read)`` seconds for requests, from ``CONNECT_TIMEOUT`` / ``READ_TIMEOUT``."""
-    return float(config["CONNECT_TIMEOUT"]), float(config["READ_TIMEOUT"])
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -248,3 +215,8 @@ def is_auth_failure(response: requests.Response) -> bool:
     if response.status_code < 400:
         return False
     return error_fields(response).get("kind") == "auth.token.invalid"
+
+
+def answer_cut_off() -> UpstreamError:
+    """The error for a stream that ended before Kimi said the answer was complete."""
+    return UpstreamError("Kimi stopped sending before the end: the answer was cut off")
