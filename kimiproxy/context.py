@@ -30,6 +30,7 @@ class AnswerMessage:
     reasoning_content: str = ""
     citations: str = ""
     search_results: list[SearchResult] = field(default_factory=list)
+    tool_calls: list[dict] = field(default_factory=list)  # OpenAI tool calls, when Kimi made any
     finish_reason: str = "stop"
 
     @property

@@ -53,6 +53,9 @@ class ChunkWriter:
     def reasoning(self, text: str) -> bytes:
         return self._chunk({"reasoning_content": text})
 
+    def tool_calls(self, calls: list[dict]) -> bytes:
+        return self._chunk({"tool_calls": [{"index": i, **call} for i, call in enumerate(calls)]})
+
     def finish(self, reason: str, extra: dict) -> bytes:
         return self._chunk({}, reason, **extra)
 
@@ -77,7 +80,10 @@ def stream_error(error: KimiProxyError) -> bytes:
 def completion_body(
     completion_id: str, model: str, message: AnswerMessage, usage: dict, extra: dict
 ) -> dict:
-    body_message = {"role": "assistant", "content": message.text, "refusal": None}
+    content = message.text if message.text or not message.tool_calls else None
+    body_message = {"role": "assistant", "content": content, "refusal": None}
+    if message.tool_calls:
+        body_message["tool_calls"] = message.tool_calls
     if message.reasoning_content:
         body_message["reasoning_content"] = message.reasoning_content
     body = {

@@ -9,6 +9,7 @@ from itertools import chain
 
 import pluggy
 
+from . import tool_calling
 from .context import AnswerMessage, ChatContext, Delta
 from .errors import (
     AuthenticationFailed,
@@ -26,8 +27,9 @@ from .events import (
     ThinkingDelta,
     UpstreamFailed,
 )
-from .prompt import continuation_prompt, merge_messages
+from .prompt import build_prompt
 from .request_model import ChatRequest
+from .tool_calling import ToolCallSniffer
 from .upstream import ChatTurn, UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -112,10 +114,7 @@ class ChatPipeline:
         context.chat_id = None
         context.files = []
         self._pending = []
-        if request.conversation_id:
-            context.prompt = continuation_prompt(request.messages)
-        else:
-            context.prompt = merge_messages(request.messages, has_files=request.has_file_parts)
+        context.prompt = build_prompt(request)
         self.pm.hook.kimiproxy_prepare_request(request=request, context=context)
         existing_chat = context.chat_id or request.conversation_id
         turn = ChatTurn(
@@ -165,34 +164,45 @@ class ChatPipeline:
         raise UpstreamError("Kimi's answer was cut off before it finished")
 
     def stream(self) -> Iterator[Delta]:
-        """Post-processed deltas for a streaming client; citations arrive as their own deltas."""
-        message, hook = self.message, self.pm.hook.kimiproxy_process_delta
+        """Post-processed deltas for a streaming client; citations arrive as their own deltas.
+        When tools are offered, the start of the answer is held until it is clear whether it is
+        a tool call; a call ends up in ``message.tool_calls`` instead of the text."""
+        message = self.message
         silent = self.request.model.silent
+        sniffer = ToolCallSniffer(self.request.tools) if tool_calling.active(self.request) else None
         for event in self._events_in_order():
             if isinstance(event, TextDelta):
-                delta = Delta("content", event.text)
+                text = sniffer.feed(event.text) if sniffer else event.text
+                if text:
+                    yield from self._emit(Delta("content", text))
             elif isinstance(event, ThinkingDelta):
-                delta = Delta("reasoning", event.text)
+                yield from self._emit(Delta("reasoning", event.text))
             elif isinstance(event, SearchResult):
                 message.search_results.append(event)
-                if silent:
-                    continue
-                delta = Delta("citation", citation_line(len(message.search_results), event))
+                if not silent:
+                    number = len(message.search_results)
+                    yield from self._emit(Delta("citation", citation_line(number, event)))
             elif isinstance(event, Finished):
                 message.finish_reason = event.reason
-                continue
             else:
                 self._record_chat(event, created=False)
-                continue
-            hook(delta=delta, context=self.context)
-            if not delta.text:
-                continue
-            if delta.kind == "reasoning":
-                message.reasoning_content += delta.text
-            else:
-                message.content += delta.text
-            yield delta
+        if sniffer:
+            held, calls = sniffer.finish()
+            if calls:
+                message.tool_calls, message.finish_reason = calls, "tool_calls"
+            elif held:
+                yield from self._emit(Delta("content", held))
         self.pm.hook.kimiproxy_process_message(message=message, context=self.context)
+
+    def _emit(self, delta: Delta) -> Iterator[Delta]:
+        self.pm.hook.kimiproxy_process_delta(delta=delta, context=self.context)
+        if not delta.text:
+            return
+        if delta.kind == "reasoning":
+            self.message.reasoning_content += delta.text
+        else:
+            self.message.content += delta.text
+        yield delta
 
     def collect(self) -> AnswerMessage:
         """The whole answer for a non-streaming client, with the citation block at its end."""
@@ -209,7 +219,12 @@ class ChatPipeline:
                 message.finish_reason = event.reason
         message.content = "".join(content)
         message.reasoning_content = "".join(reasoning)
-        if message.search_results and not self.request.model.silent:
+        calls = None
+        if tool_calling.active(self.request):
+            calls = tool_calling.parse_tool_calls(message.content, self.request.tools)
+        if calls:
+            message.content, message.tool_calls, message.finish_reason = "", calls, "tool_calls"
+        elif message.search_results and not self.request.model.silent:
             message.citations = CITATION_HEADER + "".join(
                 citation_line(i, r) for i, r in enumerate(message.search_results, 1)
             ).rstrip("\n")

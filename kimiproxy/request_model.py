@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from .errors import InvalidRequest
 from .models import ModelSpec, parse_model
+from .tool_calling import read_message_tool_calls, read_tool_choice, read_tools
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 PART_TYPES = {"text", "image_url", "file", "input_text"}
@@ -22,6 +23,8 @@ class Message:
     role: str
     text: str
     parts: list[dict] = field(default_factory=list)
+    tool_calls: list[dict] = field(default_factory=list)  # an assistant's earlier tool calls
+    tool_call_id: str | None = None  # what a ``tool`` message answers
 
 
 @dataclass
@@ -36,6 +39,8 @@ class ChatRequest:
     conversation_id: str | None = None  # an upstream chat to continue
     keep_chat: bool = False  # conversation_id given: the chat outlives the request
     strip_citations: bool = False
+    tools: list[dict] = field(default_factory=list)  # the ``function`` objects offered
+    tool_choice: str | dict = "auto"
     body: dict = field(default_factory=dict)
 
     @property
@@ -106,7 +111,18 @@ def _read_messages(raw: object) -> list[Message]:
             f"messages[{i}].role",
         )
         text, parts = _read_content(item.get("content"), i)
-        messages.append(Message(role=role, text=text, parts=parts))
+        tool_calls = read_message_tool_calls(item.get("tool_calls"), i)
+        tool_call_id = item.get("tool_call_id")
+        _require(
+            tool_call_id is None or isinstance(tool_call_id, str),
+            f"'messages[{i}].tool_call_id' must be a string",
+            f"messages[{i}].tool_call_id",
+        )
+        messages.append(
+            Message(
+                role=role, text=text, parts=parts, tool_calls=tool_calls, tool_call_id=tool_call_id
+            )
+        )
     last = messages[-1]
     _require(
         last.text.strip() or last.parts,
@@ -138,6 +154,8 @@ def parse_chat_request(body: object, *, strip_citations_default: bool = False) -
     strip = _optional(body, "strip_citations", bool, "a boolean")
     conversation_id = _optional(body, "conversation_id", str, "a string")
     messages = _read_messages(body.get("messages"))
+    tools = read_tools(body.get("tools"))
+    tool_choice = read_tool_choice(body.get("tool_choice"), tools)
     keep = conversation_id is not None
     if conversation_id is not None and conversation_id.strip().lower() in (KEEP_NEW_CHAT, ""):
         conversation_id = None
@@ -150,5 +168,7 @@ def parse_chat_request(body: object, *, strip_citations_default: bool = False) -
         conversation_id=conversation_id,
         keep_chat=keep,
         strip_citations=strip_citations_default if strip is None else strip,
+        tools=tools,
+        tool_choice=tool_choice,
         body=body,
     )

@@ -88,6 +88,8 @@ def _stream(pipeline: ChatPipeline) -> Iterator[bytes]:
             else:
                 yield writer.content(delta.text)
         message = pipeline.message
+        if message.tool_calls:
+            yield writer.tool_calls(message.tool_calls)
         yield writer.finish(message.finish_reason, pipeline.response_extras())
         if writer.include_usage:
             completion = message.text + message.reasoning_content

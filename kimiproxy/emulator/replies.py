@@ -6,6 +6,8 @@ and the options, never on ids or time, so tests can predict it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 
@@ -23,6 +25,9 @@ LONG_SECOND = "PART-TWO " * 40
 
 _MARKER = re.compile(r"\[\[reply:([a-z0-9-]+)\]\]")
 _KNOWN_MARKERS = ("long", "split-utf8", "canned", "empty")
+# ``[[say:<base64url>]]``: answer exactly the decoded text (scripts an answer of any shape, such
+# as a tool call, without the emulator knowing about it).
+_SAY = re.compile(r"\[\[say:([A-Za-z0-9_=-]+)\]\]")
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,16 @@ def reply_marker(prompt: str) -> str | None:
     return None
 
 
+def said_text(prompt: str) -> str | None:
+    """The decoded text of the first valid ``[[say:...]]`` marker in the prompt."""
+    for encoded in _SAY.findall(prompt):
+        try:
+            return base64.urlsafe_b64decode(encoded).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+    return None
+
+
 def search_results(prompt: str) -> tuple[SearchResult, ...]:
     head = prompt[:20]
     return tuple(
@@ -171,7 +186,10 @@ def build_reply(
         steps += _deltas(THINK, THINKING_PREFIX + prompt, size)
     marker = reply_marker(prompt)
     prefix = "".join(line + "\n" for line in file_lines)
-    if marker == "long":
+    said = said_text(prompt)
+    if said is not None:
+        steps += _deltas(TEXT, prefix + said, size)
+    elif marker == "long":
         steps += _deltas(TEXT, prefix + LONG_FIRST, size)
         steps.append(Step(LENGTH))
         steps += _deltas(TEXT, LONG_SECOND, size)

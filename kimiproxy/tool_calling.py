@@ -1,0 +1,212 @@
+"""Tool (function) calling on top of a chat that has none.
+
+The Kimi web chat cannot return structured tool calls, so the proxy describes the offered tools
+in the prompt and asks Kimi to answer a call as one ``<tool_calls>[…]</tool_calls>`` block; an
+answer that starts with such a block becomes OpenAI ``tool_calls`` with ``finish_reason``
+``tool_calls``. Earlier calls and their results in the history are written back in the same
+notation, so Kimi sees the whole exchange.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from .errors import InvalidRequest
+
+OPEN, CLOSE = "<tool_calls>", "</tool_calls>"
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_BLOCK = re.compile(r"^\s*(?:```[a-zA-Z]*\s*)?<tool_calls>(.*?)</tool_calls>\s*(?:```)?\s*$", re.S)
+
+
+def _bad(message: str, param: str) -> InvalidRequest:
+    return InvalidRequest(message, param=param)
+
+
+def read_tools(raw: object) -> list[dict]:
+    """The ``tools`` field as ``[{"name", "description", "parameters"}]``."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _bad("'tools' must be an array", "tools")
+    tools = []
+    for i, tool in enumerate(raw):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            raise _bad(f'\'{where}\' must be an object with "type": "function"', where)
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            raise _bad(f"'{where}.function' must be an object", f"{where}.function")
+        name = function.get("name")
+        if not isinstance(name, str) or not TOOL_NAME.match(name):
+            raise _bad(
+                f"'{where}.function.name' must be 1-64 letters, digits, '_' or '-'",
+                f"{where}.function.name",
+            )
+        parameters = function.get("parameters", {})
+        if not isinstance(parameters, dict):
+            raise _bad(
+                f"'{where}.function.parameters' must be a JSON Schema object",
+                f"{where}.function.parameters",
+            )
+        description = function.get("description", "")
+        if not isinstance(description, str):
+            raise _bad(
+                f"'{where}.function.description' must be a string", f"{where}.function.description"
+            )
+        tools.append({"name": name, "description": description, "parameters": parameters})
+    return tools
+
+
+def read_tool_choice(raw: object, tools: list[dict]) -> str | dict:
+    """``none``, ``auto``, ``required`` or ``{"name": …}`` for one named function."""
+    if raw is None:
+        return "auto" if tools else "none"
+    if raw in ("none", "auto", "required"):
+        if raw == "required" and not tools:
+            raise _bad("'tool_choice' is 'required' but no 'tools' were given", "tool_choice")
+        return raw
+    if isinstance(raw, dict) and isinstance(raw.get("function"), dict):
+        name = raw["function"].get("name")
+        if name in {t["name"] for t in tools}:
+            return {"name": name}
+        raise _bad(
+            f"'tool_choice' names the function {name!r}, which is not in 'tools'", "tool_choice"
+        )
+    raise _bad(
+        "'tool_choice' must be 'none', 'auto', 'required' or "
+        '{"type": "function", "function": {"name": …}}',
+        "tool_choice",
+    )
+
+
+def read_message_tool_calls(raw: object, index: int) -> list[dict]:
+    """An assistant message's ``tool_calls``, checked."""
+    if raw is None:
+        return []
+    where = f"messages[{index}].tool_calls"
+    if not isinstance(raw, list):
+        raise _bad(f"'{where}' must be an array", where)
+    for j, call in enumerate(raw):
+        function = call.get("function") if isinstance(call, dict) else None
+        if (
+            not isinstance(function, dict)
+            or not isinstance(function.get("name"), str)
+            or not isinstance(function.get("arguments", ""), str)
+        ):
+            raise _bad(
+                f"'{where}[{j}]' must have a function with a string name and arguments",
+                f"{where}[{j}]",
+            )
+    return raw
+
+
+def active(request) -> bool:
+    return bool(request.tools) and request.tool_choice != "none"
+
+
+def history_text(message) -> str:
+    """A message's text as Kimi sees it in a flattened history, tool calls and results included."""
+    if message.role == "tool":
+        return f"[result of tool call {message.tool_call_id or ''}] {message.text}".strip()
+    if not message.tool_calls:
+        return message.text
+    calls = []
+    for call in message.tool_calls:
+        arguments = call["function"].get("arguments") or "{}"
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            pass
+        calls.append({"name": call["function"]["name"], "arguments": arguments})
+    block = OPEN + json.dumps(calls, ensure_ascii=False) + CLOSE
+    return f"{message.text}\n{block}" if message.text else block
+
+
+def instructions(tools: list[dict], choice: str | dict) -> str:
+    """The part of the prompt that offers the tools."""
+    listed = json.dumps(tools, ensure_ascii=False)
+    lines = [
+        "You can call these tools (parameters are JSON Schema):",
+        listed,
+        f'To call tools, answer with nothing but {OPEN}[{{"name": "<tool name>", '
+        f'"arguments": {{...}}}}]{CLOSE}, one entry per call, and wait for the results.',
+    ]
+    if choice == "required":
+        lines.append("You must call at least one tool now.")
+    elif isinstance(choice, dict):
+        lines.append(f'You must call the tool "{choice["name"]}" now.')
+    else:
+        lines.append("If no tool is needed, answer normally.")
+    return "\n".join(lines)
+
+
+def parse_tool_calls(text: str, tools: list[dict]) -> list[dict] | None:
+    """OpenAI ``tool_calls`` from an answer that is one tool-call block, else ``None``."""
+    match = _BLOCK.match(text)
+    if not match:
+        return None
+    try:
+        entries = json.loads(match.group(1))
+    except ValueError:
+        return None
+    entries = entries if isinstance(entries, list) else [entries]
+    names = {t["name"] for t in tools}
+    calls = []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("name") not in names:
+            return None
+        arguments = entry.get("arguments", {})
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        calls.append(
+            {
+                "id": f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {"name": entry["name"], "arguments": arguments},
+            }
+        )
+    return calls or None
+
+
+class ToolCallSniffer:
+    """Holds back the start of a streamed answer until it is clear whether it is a tool call.
+
+    ``feed`` returns the text that can go to the client now; ``finish`` returns what is still held
+    and the parsed calls (``None`` when the held text turned out to be an ordinary answer).
+    """
+
+    def __init__(self, tools: list[dict]):
+        self.tools = tools
+        self.held = ""
+        self.state = "undecided"  # then "text" or "tool"
+
+    def _classify(self) -> str:
+        text = self.held.lstrip()
+        if text.startswith("```"):
+            if "\n" not in text:
+                return "undecided" if len(text) < 16 else "text"
+            text = text.split("\n", 1)[1].lstrip()
+        if text.startswith(OPEN):
+            return "tool"
+        return "undecided" if OPEN.startswith(text) else "text"
+
+    def feed(self, text: str) -> str:
+        if self.state == "text":
+            return text
+        self.held += text
+        if self.state == "undecided":
+            self.state = self._classify()
+            if self.state == "text":
+                released, self.held = self.held, ""
+                return released
+        return ""
+
+    def finish(self) -> tuple[str, list[dict] | None]:
+        held, self.held = self.held, ""
+        if self.state == "tool":
+            calls = parse_tool_calls(held, self.tools)
+            if calls:
+                return "", calls
+        return held, None
