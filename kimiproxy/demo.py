@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 import time
 
 from .processes import free_port, start_emulator, start_proxy, stop
@@ -46,6 +48,8 @@ def _first_answer(base: str) -> None:
 
 
 def run_demo(port: int, protocol: str, once: bool) -> int:
+    # Stop both servers on a plain ``kill`` too, not only on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     emulator_port = free_port()
     print(f"Starting the Kimi emulator on 127.0.0.1:{emulator_port} ...", flush=True)
     emulator = start_emulator(emulator_port)
