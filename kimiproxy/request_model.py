@@ -81,7 +81,7 @@ def _read_content(content: object, index: int) -> tuple[str, list[dict]]:
         _require(isinstance(part, dict), f"'{where}' must be an object", where)
         kind = part.get("type")
         _require(
-            kind in PART_TYPES,
+            isinstance(kind, str) and kind in PART_TYPES,
             f"'{where}.type' must be one of {sorted(PART_TYPES)}, got {kind!r}",
             f"{where}.type",
         )

@@ -69,7 +69,7 @@ def read_tool_choice(raw: object, tools: list[dict]) -> str | dict:
         return raw
     if isinstance(raw, dict) and isinstance(raw.get("function"), dict):
         name = raw["function"].get("name")
-        if name in {t["name"] for t in tools}:
+        if isinstance(name, str) and name in {t["name"] for t in tools}:
             return {"name": name}
         raise _bad(
             f"'tool_choice' names the function {name!r}, which is not in 'tools'", "tool_choice"

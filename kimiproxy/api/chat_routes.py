@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 
@@ -20,11 +21,19 @@ bp = Blueprint("chat", __name__)
 
 
 def _read_json() -> object:
-    if not request.get_data(cache=True):
+    raw = request.get_data(cache=False)
+    if not raw:
         raise InvalidRequest("the request body is empty: send a JSON chat completion request")
-    body = request.get_json(silent=True, force=True)
-    if body is None:
-        raise InvalidRequest("the request body is not valid JSON")
+    try:
+        body = json.loads(raw)
+        # A lone surrogate (an escaped "\\ud800") can be neither sent on nor answered in UTF-8.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise InvalidRequest("the request body is nested too deeply") from None
+    except UnicodeEncodeError:
+        raise InvalidRequest("the request body holds invalid Unicode (a lone surrogate)") from None
+    except ValueError as exc:  # also malformed UTF-8
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     return body
 
 
