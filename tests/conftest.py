@@ -10,6 +10,8 @@ import requests
 from kimiproxy.processes import free_port, start_emulator, start_proxy, stop
 
 TEST_TOKEN = "test-refresh-token"
+
+
 PROTOCOLS = ["connect", "rest"]
 
 

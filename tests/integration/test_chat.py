@@ -9,17 +9,10 @@ import openai
 import pytest
 import requests
 
+from tests.helpers import wait_until
+
 USER = [{"role": "user", "content": "hello there"}]
 SPLIT_UTF8_ANSWER = "中文字符和表情😀🎉测试"
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_non_streamed_answer(client, emulator):

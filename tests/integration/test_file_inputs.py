@@ -16,6 +16,7 @@ import time
 import openai
 import pytest
 
+from tests.helpers import wait_until
 from tests.inputs.samples import FileServer, Route, data_url, make_pdf, make_png
 
 PROTOCOLS = ["connect", "rest"]
@@ -32,15 +33,6 @@ SLOW = 1.0  # seconds the file server waits before answering the /slow/ files
 def file_line(name: str, mime: str, data: bytes) -> str:
     digest = hashlib.sha256(data).hexdigest()[:16]
     return f"File {name} ({mime}, {len(data)} bytes, sha256 {digest})"
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def no_chat_left(emulator) -> bool:
