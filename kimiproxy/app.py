@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from .api import chat_routes, meta_routes, model_routes
+from .api import chat_routes, meta_routes, model_routes, token_routes
 from .auth import check_auth_settings
 from .config import load_config
 from .errors import KimiProxyError
@@ -49,6 +49,7 @@ def create_app(
         app.register_blueprint(chat_routes.bp, url_prefix=prefix, name=f"chat{prefix}")
         app.register_blueprint(model_routes.bp, url_prefix=prefix, name=f"models{prefix}")
     app.register_blueprint(meta_routes.bp)
+    app.register_blueprint(token_routes.bp)
     _register_error_handlers(app)
     pm.hook.kimiproxy_register_routes(app=app)
     return app

@@ -59,6 +59,10 @@ class UpstreamClient(Protocol):
         ``image``) without reading it whole into memory, wait until Kimi has parsed it
         (bounded by ``FILE_PARSE_TIMEOUT``) and return the reference to put in a turn."""
 
+    def check_token(self, credential: str) -> bool:
+        """Whether Kimi accepts ``credential`` (refreshing it if it is a refresh token); other
+        failures raise :class:`kimiproxy.errors.KimiProxyError`."""
+
     def close(self) -> None: ...
 
 

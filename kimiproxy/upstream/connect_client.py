@@ -32,6 +32,7 @@ SCENARIO = "SCENARIO_K2D5"
 CHAT_PATH = "/apiv2/kimi.gateway.chat.v1.ChatService/Chat"
 DELETE_CHAT_PATH = "/apiv2/kimi.chat.v1.ChatService/DeleteChat"
 UPLOAD_PATH = "/apiv2-files/file/upload"
+SUBSCRIPTION_PATH = "/apiv2/kimi.gateway.order.v1.SubscriptionService/GetSubscription"
 CONNECT_HEADERS = {"Connect-Protocol-Version": "1", "X-Language": "zh-CN"}
 
 
@@ -102,6 +103,14 @@ class ConnectClient:
                 self.tokens.invalidate(turn.credential)
             finally:
                 answer.close()
+
+    def check_token(self, credential: str) -> bool:
+        """``GetSubscription`` answers for a live account."""
+        try:
+            self._transport.json(credential, "POST", SUBSCRIPTION_PATH, json={})
+        except AuthenticationFailed:
+            return False
+        return True
 
     def create_chat(self, credential: str, model: ModelSpec) -> None:
         """Generation B creates the chat with the first message."""

@@ -75,6 +75,14 @@ class RestClient:
                 raise
         yield from self._answer(turn, chat_id, response)
 
+    def check_token(self, credential: str) -> bool:
+        """``GET /api/user`` answers for a live account."""
+        try:
+            self._api.json(credential, "GET", "/api/user")
+        except AuthenticationFailed:
+            return False
+        return True
+
     def create_chat(self, credential: str, model: ModelSpec) -> str:
         """``POST /api/chat`` → the new chat's id."""
         answer = self._api.json(credential, "POST", "/api/chat", json=new_chat_body(model))

@@ -274,3 +274,16 @@ def test_research_is_refused_when_the_quota_is_used_up(proxy_factory, emulator):
         client.chat.completions.create(model="kimi-research", messages=USER)
     assert caught.value.body["code"] == "research_quota_exhausted"
     assert emulator.undeleted_chats() == []
+
+
+def test_token_check(proxy):
+    def check(token):
+        return requests.post(f"{proxy.url}/token/check", json={"token": token}, timeout=10)
+
+    assert check("a-live-refresh-token").json() == {"live": True}
+    assert check(access_jwt()).json() == {"live": True}
+    dead = check("invalid-dead-token")
+    assert dead.status_code == 200 and dead.json() == {"live": False}
+    assert "invalid-dead-token" not in dead.text
+    missing = requests.post(f"{proxy.url}/token/check", json={}, timeout=10)
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "token"
