@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from .answers import arguments_are_json
 from .violations import Violation, describe_type, evidence
 
 ALLOWED_FINISH_REASONS = frozenset(
@@ -23,7 +24,8 @@ ERROR_FIELDS = {
 
 
 def check_completion(body: object) -> list[Violation]:
-    """A non-streamed chat completion: fields and types, role, a finish reason from the set."""
+    """A non-streamed chat completion: fields and types, role, tool calls, a finish reason from
+    the set (``tool_calls`` exactly when the message has tool calls)."""
     if not isinstance(body, dict):
         return [
             Violation(
@@ -80,10 +82,57 @@ def _check_choice(choice: object) -> list[Violation]:
     elif reason not in ALLOWED_FINISH_REASONS:
         text = f"finish_reason {json.dumps(reason)} is not one of {sorted(ALLOWED_FINISH_REASONS)}"
         found.append(Violation("completion.finish-reason", text, evidence(choice)))
+    found += _check_tool_calls(message.get("tool_calls"), reason, choice)
     if not isinstance(choice.get("index"), int):
         text = f"`index` is {describe_type(choice.get('index'))}, not an integer"
         found.append(Violation("completion.fields", text, evidence(choice)))
     return found
+
+
+def _check_tool_calls(calls: object, reason: object, choice: dict) -> list[Violation]:
+    """``message.tool_calls``: absent, null or an array of complete function calls; the finish
+    reason is ``tool_calls`` exactly when there is one."""
+    found: list[Violation] = []
+    if calls is not None and not isinstance(calls, list):
+        text = f"`message.tool_calls` is {describe_type(calls)}, not an array"
+        return [Violation("completion.tool-calls", text, evidence(choice))]
+    for number, call in enumerate(calls or []):
+        problem = _tool_call_problem(call)
+        if problem:
+            text = f"`message.tool_calls[{number}]` {problem}"
+            found.append(Violation("completion.tool-calls", text, evidence(choice)))
+            break
+    if calls and reason is not None and reason != "tool_calls":
+        text = (
+            f"the message has tool calls but finish_reason is {json.dumps(reason)}, "
+            'not "tool_calls"'
+        )
+        found.append(Violation("completion.finish-reason-tool-calls", text, evidence(choice)))
+    elif reason == "tool_calls" and not calls:
+        text = 'finish_reason is "tool_calls" but the message has no tool call'
+        found.append(Violation("completion.finish-reason-tool-calls", text, evidence(choice)))
+    return found
+
+
+def _tool_call_problem(call: object) -> str | None:
+    """What is wrong with one non-streamed tool call, or ``None``."""
+    if not isinstance(call, dict):
+        return f"is {describe_type(call)}, not an object"
+    if not isinstance(call.get("id"), str) or not call["id"]:
+        return f"has `id` {describe_type(call.get('id'))}, not a non-empty string"
+    if call.get("type") != "function":
+        return f'has `type` {json.dumps(call.get("type"))}, not "function"'
+    function = call.get("function")
+    if not isinstance(function, dict):
+        return f"has `function` {describe_type(function)}, not an object"
+    if not isinstance(function.get("name"), str) or not function["name"]:
+        return f"has `function.name` {describe_type(function.get('name'))}, not a non-empty string"
+    arguments = function.get("arguments")
+    if not isinstance(arguments, str):
+        return f"has `function.arguments` {describe_type(arguments)}, not a string"
+    if not arguments_are_json(arguments):
+        return "has `function.arguments` that do not parse as JSON"
+    return None
 
 
 def check_error_object(body: object) -> list[Violation]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from . import node_runner, python_runner
+from .answers import comparable_tool_calls, describe_tool_calls
 from .config import SuiteConfig
 from .expectations import check_outcome
-from .jobs import build_job
+from .jobs import build_job, fill
 from .raw_capture import send_all
 from .raw_checks import RawVerdict, check_exchange
 from .results import FAILED, PASSED, SKIPPED, RowResult, SuiteReport
@@ -53,11 +54,11 @@ def _capture(item: _Planned, config: SuiteConfig) -> None:
             exchange,
             operation=scenario.operation,
             stream=item.job["stream"],
-            expect=item.expect,
+            expect=fill(item.expect, {"i": str(index), "model": config.model}),
             include_usage=scenario.include_usage,
             schemas=config.schemas,
         )
-        for exchange in exchanges
+        for index, exchange in enumerate(exchanges)
     ]
     for index, verdict in enumerate(item.raw):
         prefix = f"request #{index}: " if len(item.raw) > 1 else ""
@@ -65,7 +66,8 @@ def _capture(item: _Planned, config: SuiteConfig) -> None:
 
 
 def _compare_modes(planned: list[_Planned]) -> None:
-    """Deterministic scenarios: the joined deltas must equal the non-streamed answer."""
+    """Deterministic scenarios: the joined deltas must equal the non-streamed answer (content,
+    reasoning, and tool calls by name and parsed arguments, not by id)."""
     by_key = {(p.scenario.name, p.mode): p for p in planned}
     for item in planned:
         if item.mode != "stream" or not item.expect.get("deterministic"):
@@ -86,6 +88,13 @@ def _compare_modes(planned: list[_Planned]) -> None:
                 item.raw_violations.append(
                     Violation("stream.joined-equals-non-stream", message, shown)
                 )
+        if comparable_tool_calls(streamed.tool_calls) != comparable_tool_calls(whole.tool_calls):
+            message = "the joined tool_calls deltas differ from the non-streamed answer"
+            shown = (
+                f"stream: {describe_tool_calls(streamed.tool_calls)}\n"
+                f"non-stream: {describe_tool_calls(whole.tool_calls)}"
+            )
+            item.raw_violations.append(Violation("stream.joined-equals-non-stream", message, shown))
 
 
 def _row(item: _Planned, sdk: str, outcome: dict | None, skip: str | None, model: str) -> RowResult:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from .answers import comparable_tool_calls, describe_tool_calls, tool_calls_mismatch
 from .jobs import fill
 from .raw_checks import RawVerdict
 from .violations import Violation, evidence
@@ -127,7 +128,8 @@ def _check_answer(item: dict, expect: dict, raw: RawVerdict | None) -> list[Viol
     found: list[Violation] = []
     content = item.get("content") or ""
     shown = evidence(content)
-    if expect.get("nonempty_content", True) and not content:
+    calls = item.get("tool_calls") or []
+    if expect.get("nonempty_content", not expect.get("tool_calls")) and not content:
         found.append(Violation("expect.nonempty-content", "the answer has no content"))
     if "content" in expect and content != expect["content"]:
         found.append(Violation("expect.content", f"the answer is not {expect['content']!r}", shown))
@@ -158,6 +160,10 @@ def _check_answer(item: dict, expect: dict, raw: RawVerdict | None) -> list[Viol
             f"finish_reason is {item.get('finish_reason')!r}, expected {expect['finish_reason']!r}"
         )
         found.append(Violation("expect.finish-reason", text))
+    if "tool_calls" in expect:
+        problem = tool_calls_mismatch(expect["tool_calls"], calls)
+        if problem:
+            found.append(Violation("expect.tool-calls", problem, evidence(calls)))
     if expect.get("deterministic") and raw is not None and raw.answer is not None:
         if content != (raw.answer.content or ""):
             text = "the SDK's answer differs from the raw HTTP answer to the same request"
@@ -166,6 +172,13 @@ def _check_answer(item: dict, expect: dict, raw: RawVerdict | None) -> list[Viol
                     "sdk.same-as-raw", text, f"sdk: {shown}\nraw: {evidence(raw.answer.content)}"
                 )
             )
+        if comparable_tool_calls(calls) != comparable_tool_calls(raw.answer.tool_calls):
+            text = "the SDK's tool calls differ from the raw HTTP answer to the same request"
+            shown_calls = (
+                f"sdk: {describe_tool_calls(calls)}\n"
+                f"raw: {describe_tool_calls(raw.answer.tool_calls)}"
+            )
+            found.append(Violation("sdk.same-as-raw", text, shown_calls))
     return found
 
 

@@ -14,6 +14,8 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
+from .answers import accumulate_tool_call
+
 MAX_MESSAGE = 2000
 
 
@@ -60,9 +62,11 @@ def _make_transport(strip_auth: bool):
 def run_job(job: dict) -> dict:
     """Execute ``job``; returns ``{"attempts", "elapsed", "items": [...]}``.
 
-    Each item is ``{"ok": true, "content", "reasoning", "finish_reason", "role", "chunks",
-    "usage", "model_ids", "extras"}`` or ``{"ok": false, "error": {"classes", "status",
-    "message", "body_message"}, "content": <text received before the error>}``.
+    Each item is ``{"ok": true, "content", "reasoning", "tool_calls", "finish_reason", "role",
+    "chunks", "usage", "model_ids", "extras"}`` (``tool_calls``: ``[{"id", "type", "name",
+    "arguments"}]``, joined from the deltas when streaming) or ``{"ok": false, "error":
+    {"classes", "status", "message", "body_message"}, "content": <text received before the
+    error>}``.
     """
     import openai
 
@@ -134,6 +138,7 @@ def _call_chat(client, job: dict, index: int):
 def _read_stream(stream, partial: dict) -> dict:
     content: list[str] = []
     reasoning: list[str] = []
+    calls: dict[int, dict] = {}
     out: dict = {
         "ok": True,
         "finish_reason": None,
@@ -157,12 +162,15 @@ def _read_stream(stream, partial: dict) -> dict:
             thought = (delta.model_extra or {}).get("reasoning_content")
             if isinstance(thought, str):
                 reasoning.append(thought)
+            for fragment in delta.tool_calls or []:
+                accumulate_tool_call(calls, fragment.index, fragment.model_dump(mode="json"))
             if out["role"] is None and delta.role:
                 out["role"] = delta.role
             if choice.finish_reason is not None:
                 out["finish_reason"] = choice.finish_reason
     out["content"] = "".join(content)
     out["reasoning"] = "".join(reasoning) or None
+    out["tool_calls"] = [calls[i] for i in sorted(calls)]
     return out
 
 
@@ -174,11 +182,27 @@ def _read_completion(completion) -> dict:
         "ok": True,
         "content": message.content if message else None,
         "reasoning": reasoning if isinstance(reasoning, str) and reasoning else None,
+        "tool_calls": _message_tool_calls(message),
         "finish_reason": choice.finish_reason if choice else None,
         "role": message.role if message else None,
         "usage": completion.usage.model_dump(mode="json") if completion.usage else None,
         "extras": sorted(completion.model_extra or {}),
     }
+
+
+def _message_tool_calls(message) -> list[dict]:
+    calls = []
+    for call in (message.tool_calls if message else None) or []:
+        function = getattr(call, "function", None)  # a custom tool call has none
+        calls.append(
+            {
+                "id": call.id,
+                "type": call.type,
+                "name": getattr(function, "name", None),
+                "arguments": getattr(function, "arguments", None),
+            }
+        )
+    return calls
 
 
 def describe_error(exc: BaseException) -> dict:

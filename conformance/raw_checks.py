@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import invariants, sse
-from .answers import Answer, answer_from_completion
+from .answers import Answer, answer_from_completion, tool_calls_mismatch
 from .raw_capture import NOT_JSON, Exchange
 from .schema import SchemaSet
 from .violations import Violation, evidence
@@ -62,9 +62,21 @@ def check_exchange(
             _check_stream(exchange, expect, include_usage, schemas, verdict)
         else:
             _check_json_success(exchange, operation, schemas, verdict)
+        _check_expected_tool_calls(expect, verdict)
     elif exchange.status != 200:
         _check_error_body(exchange, schemas, verdict)
     return verdict
+
+
+def _check_expected_tool_calls(expect: dict, verdict: RawVerdict) -> None:
+    """The scenario's ``tool_calls`` against the raw answer (the SDKs are checked on their own)."""
+    if "tool_calls" not in expect or verdict.answer is None or verdict.answer.error is not None:
+        return
+    problem = tool_calls_mismatch(expect["tool_calls"], verdict.answer.tool_calls)
+    if problem:
+        verdict.violations.append(
+            Violation("expect.tool-calls", problem, evidence(verdict.answer.tool_calls))
+        )
 
 
 def _check_stream(

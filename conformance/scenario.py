@@ -31,6 +31,7 @@ EXPECT_KEYS = {
     "reasoning",
     "reasoning_contains",
     "finish_reason",
+    "tool_calls",
     "deterministic",
     "attempts",
     "model_ids_include",
@@ -188,9 +189,23 @@ def _check_expect(layer: object, where: str) -> None:
     for key in LIST_KEYS & set(layer):
         if not isinstance(layer[key], list):
             raise ScenarioError(f"{where}: {key} must be a list")
+    if "tool_calls" in layer:
+        _check_tool_calls(layer["tool_calls"], where)
     status = layer.get("status", 200)
     if not (status is None or isinstance(status, int) or status in ("4xx", "5xx")):
         raise ScenarioError(f'{where}: status must be an integer, "4xx", "5xx" or null')
+
+
+def _check_tool_calls(calls: object, where: str) -> None:
+    """``tool_calls``: a list of ``{"name": str, "arguments": <any JSON>}`` (arguments optional)."""
+    ok = isinstance(calls, list) and all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) and set(c) <= {"name", "arguments"}
+        for c in calls
+    )
+    if not ok:
+        raise ScenarioError(
+            f'{where}: tool_calls must be a list of {{"name": ..., "arguments": ...}} objects'
+        )
 
 
 def load_file(path: Path) -> Scenario:

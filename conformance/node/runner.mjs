@@ -73,10 +73,43 @@ function callChat(client, job, index) {
   return client.post(job.path, { body: request, stream: job.stream });
 }
 
+// Adds one streamed tool-call fragment to calls[index], as answers.py accumulate_tool_call does:
+// the first id, type and function.name win; function.arguments strings are joined (a value that
+// is not a string replaces them, so that the checks can see it).
+function accumulateToolCall(calls, index, fragment) {
+  const call = (calls[index] ??= { id: null, type: null, name: null, arguments: null });
+  const fn = fragment?.function && typeof fragment.function === 'object' ? fragment.function : {};
+  if (call.id == null && fragment?.id != null) call.id = fragment.id;
+  if (call.type == null && fragment?.type != null) call.type = fragment.type;
+  if (call.name == null && fn.name != null) call.name = fn.name;
+  const piece = fn.arguments;
+  if (piece == null) return;
+  if (typeof piece === 'string' && (call.arguments == null || typeof call.arguments === 'string')) {
+    call.arguments = (call.arguments ?? '') + piece;
+  } else {
+    call.arguments = piece;
+  }
+}
+
+function sortedCalls(calls) {
+  return Object.keys(calls).map(Number).sort((a, b) => a - b).map((i) => calls[i]);
+}
+
+function messageToolCalls(message) {
+  const calls = Array.isArray(message?.tool_calls) ? message.tool_calls : [];
+  return calls.map((call) => ({
+    id: call?.id ?? null,
+    type: call?.type ?? null,
+    name: call?.function?.name ?? null,
+    arguments: call?.function?.arguments ?? null,
+  }));
+}
+
 async function readStream(stream, partial) {
   const out = { ok: true, finish_reason: null, role: null, chunks: 0, usage: null, extras: [] };
   const content = [];
   const reasoning = [];
+  const calls = {};
   const known = new Set(['id', 'object', 'created', 'model', 'choices', 'usage', 'system_fingerprint', 'service_tier', 'obfuscation']);
   const extras = new Set();
   for await (const chunk of stream) {
@@ -91,12 +124,18 @@ async function readStream(stream, partial) {
         partial.content = content.join('');
       }
       if (typeof delta.reasoning_content === 'string') reasoning.push(delta.reasoning_content);
+      if (Array.isArray(delta.tool_calls)) {
+        for (const fragment of delta.tool_calls) {
+          accumulateToolCall(calls, Number.isInteger(fragment?.index) ? fragment.index : 0, fragment);
+        }
+      }
       if (out.role == null && delta.role) out.role = delta.role;
       if (choice.finish_reason != null) out.finish_reason = choice.finish_reason;
     }
   }
   out.content = content.join('');
   out.reasoning = reasoning.join('') || null;
+  out.tool_calls = sortedCalls(calls);
   out.extras = [...extras].sort();
   return out;
 }
@@ -109,6 +148,7 @@ function readCompletion(completion) {
     ok: true,
     content: message?.content ?? null,
     reasoning: typeof message?.reasoning_content === 'string' && message.reasoning_content ? message.reasoning_content : null,
+    tool_calls: messageToolCalls(message),
     finish_reason: choice?.finish_reason ?? null,
     role: message?.role ?? null,
     usage: completion.usage ?? null,

@@ -1,13 +1,18 @@
 """A tiny OpenAI-compatible server for the suite's own tests, correct unless told to break.
 
-It answers like kimiproxy in front of the emulator (``You said: <prompt>``, the ``[[reply:...]]``
-and ``[[fault:...]]`` markers, thinking for ``*thinking*`` models), so the whole suite, emulator
-scenarios included, can run against it. Each name in ``defects`` breaks one rule on purpose.
+It answers like kimiproxy in front of the emulator (``You said: <prompt>``, the ``[[reply:...]]``,
+``[[say:<base64url>]]`` and ``[[fault:...]]`` markers, thinking for ``*thinking*`` models, tool
+calls when tools are offered and the answer is a ``<tool_calls>[...]</tool_calls>`` block), so the
+whole suite, emulator scenarios included, can run against it. Each name in ``defects`` breaks one
+rule on purpose.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -29,12 +34,22 @@ DEFECTS = {
     "string-created": "non-streamed answers carry `created` as a string",
     "no-retry-header": "5xx answers say x-should-retry: false",
     "stream-drops-text": "the stream leaves out the last piece of the answer",
+    "tools-not-checked": "a `tools` field that is not an array is accepted",
+    "tool-call-no-index": "streamed tool-call fragments carry no index",
+    "tool-call-no-id": "tool calls have no id",
+    "tool-call-object-arguments": "tool-call arguments are a JSON object, not a string",
+    "tool-call-bad-json": "tool-call arguments are cut short: not JSON",
+    "tool-call-repeats-id": "every streamed tool-call fragment repeats the id and the name",
+    "tool-call-finish-stop": "an answer with tool calls finishes with stop",
+    "stream-tool-args-differ": "streamed tool calls have other arguments than non-streamed ones",
 }
 MODELS = ["kimi", "kimi-search", "kimi-thinking"]
 ROLES = {"system", "user", "assistant", "tool", "developer"}
 CANNED = "The quick brown fox jumps over the lazy dog."
 SPLIT_UTF8 = "中文字符和表情😀🎉测试"
 LONG = "PART-ONE " * 40 + "PART-TWO " * 40
+SAY = re.compile(r"\[\[say:([A-Za-z0-9_=-]+)\]\]")
+TOOL_BLOCK = re.compile(r"^\s*<tool_calls>(.*)</tool_calls>\s*$", re.S)
 
 
 class BadRequest(Exception):
@@ -46,7 +61,7 @@ class BadRequest(Exception):
 def _prompt(messages: list) -> str:
     texts = []
     for message in messages:
-        content = message["content"]
+        content = message.get("content") or ""
         if isinstance(content, list):
             content = "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
         texts.append(content)
@@ -62,12 +77,58 @@ def _validate(body: object) -> dict:
     for message in messages:
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise BadRequest(400, f"invalid role in {message!r}")
-        if not isinstance(message.get("content"), (str, list)):
+        content = message.get("content")
+        if not isinstance(content, (str, list)) and not (
+            content is None and message["role"] == "assistant" and message.get("tool_calls")
+        ):
             raise BadRequest(400, "message content must be a string or an array of parts")
     n = body.get("n", 1)
     if not isinstance(n, int) or n < 1:
         raise BadRequest(400, f"{n!r} is less than the minimum of 1 - 'n'")
     return body
+
+
+def _validate_tools(body: dict) -> None:
+    tools = body.get("tools")
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        raise BadRequest(400, f"{tools!r} is not of type 'array' - 'tools'")
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise BadRequest(400, "each tool must be a function with a name - 'tools'")
+
+
+def _said(prompt: str) -> str | None:
+    for encoded in SAY.findall(prompt):
+        try:
+            return base64.urlsafe_b64decode(encoded).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+    return None
+
+
+def _tool_calls(text: str, body: dict) -> list[dict] | None:
+    """``[{"name", "arguments"}]`` when tools were offered and ``text`` is a tool-call block."""
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    names = {
+        t["function"].get("name")
+        for t in tools
+        if isinstance(t, dict) and isinstance(t.get("function"), dict)
+    }
+    match = TOOL_BLOCK.match(text)
+    if not names or not match:
+        return None
+    try:
+        entries = json.loads(match.group(1))
+    except ValueError:
+        return None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and e.get("name") in names for e in entries
+    ):
+        return None
+    return [{"name": e["name"], "arguments": e.get("arguments", {})} for e in entries] or None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -149,6 +210,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body = _validate(json.loads(raw))
+            if "tools-not-checked" not in self.server.defects:
+                _validate_tools(body)
         except ValueError:
             self._send_error(400, "We could not parse the JSON body of your request.")
             return
@@ -168,7 +231,10 @@ class Handler(BaseHTTPRequestHandler):
     def _plan(self, body: dict) -> tuple[str, str | None, bool, bool]:
         prompt = _prompt(body["messages"])
         text = f"You said: {prompt}"
-        if "[[reply:canned]]" in prompt:
+        said = _said(prompt)
+        if said is not None:
+            text = said
+        elif "[[reply:canned]]" in prompt:
             text = CANNED
         elif "[[reply:long]]" in prompt:
             text = LONG
@@ -187,7 +253,13 @@ class Handler(BaseHTTPRequestHandler):
         message = {"role": "assistant", "content": text, "refusal": None}
         if reasoning:
             message["reasoning_content"] = reasoning
-        choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+        finish = "stop"
+        calls = _tool_calls(text, body)
+        if calls:
+            message["content"] = None
+            message["tool_calls"] = [self._tool_call(n, c) for n, c in enumerate(calls)]
+            finish = "stop" if "tool-call-finish-stop" in self.server.defects else "tool_calls"
+        choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
         if "no-logprobs" in self.server.defects:
             del choice["logprobs"]
         created: object = "yesterday" if "string-created" in self.server.defects else 1700000000
@@ -197,6 +269,55 @@ class Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
             "conversation_id": "fake-conversation",
         })  # fmt: skip
+
+    def _arguments(self, arguments: object, *, stream: bool = False) -> object:
+        defects = self.server.defects
+        if stream and "stream-tool-args-differ" in defects and isinstance(arguments, dict):
+            arguments = {key: "Lyon" for key in arguments}
+        if "tool-call-object-arguments" in defects:
+            return arguments
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        return text[:-1] if "tool-call-bad-json" in defects else text
+
+    def _tool_call(self, number: int, call: dict) -> dict:
+        out = {
+            "id": f"call_fake_{number}",
+            "type": "function",
+            "function": {"name": call["name"], "arguments": self._arguments(call["arguments"])},
+        }
+        if "tool-call-no-id" in self.server.defects:
+            del out["id"]
+        return out
+
+    def _tool_call_fragments(self, number: int, call: dict) -> list[dict]:
+        """The fragments of one streamed call, as OpenAI sends them: id, type and name first
+        with empty arguments, then the arguments in pieces."""
+        defects = self.server.defects
+        arguments = self._arguments(call["arguments"], stream=True)
+        first: dict = {
+            "index": number,
+            "id": f"call_fake_{number}",
+            "type": "function",
+            "function": {"name": call["name"], "arguments": ""},
+        }
+        if "tool-call-no-id" in defects:
+            del first["id"]
+        if not isinstance(arguments, str):
+            first["function"]["arguments"] = arguments
+            pieces: list[str] = []
+        else:
+            pieces = [arguments[i : i + 5] for i in range(0, len(arguments), 5)]
+        fragments = [first]
+        for piece in pieces:
+            fragment: dict = {"index": number, "function": {"arguments": piece}}
+            if "tool-call-repeats-id" in defects:
+                fragment["id"] = first.get("id")
+                fragment["function"]["name"] = call["name"]
+            fragments.append(fragment)
+        if "tool-call-no-index" in defects:
+            for fragment in fragments:
+                del fragment["index"]
+        return fragments
 
     def _stream(self, body: dict) -> None:
         text, reasoning, fails, slow = self._plan(body)
@@ -228,6 +349,18 @@ class Handler(BaseHTTPRequestHandler):
 
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         usage = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+        calls = _tool_calls(text, body)
+        if calls:
+            fragments = [f for n, c in enumerate(calls) for f in self._tool_call_fragments(n, c)]
+            send(chunk({"role": "assistant", "content": None, "tool_calls": fragments[:1]}))
+            for fragment in fragments[1:]:
+                send(chunk({"tool_calls": [fragment]}))
+            finish = "stop" if "tool-call-finish-stop" in defects else "tool_calls"
+            send(chunk({}, finish))
+            if include_usage:
+                send(dict(chunk({}), choices=[], usage=usage))
+            send("[DONE]")
+            return
         send(chunk({"role": "assistant", "content": ""}))
         if reasoning:
             for start in range(0, len(reasoning), 8):

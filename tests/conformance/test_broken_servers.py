@@ -42,6 +42,7 @@ DEFECTS = {
         "expected NotFoundError, the SDK raised BadRequestError",
     ),
     "string-created": ("chat-basic", "sdk.strict-validation", "APIResponseValidationError"),
+    "tools-not-checked": ("error-bad-tools", "http.status", "HTTP status 200, expected 400"),
 }
 # the same, for defects only the emulator scenarios show
 EMULATOR_DEFECTS = {
@@ -51,6 +52,56 @@ EMULATOR_DEFECTS = {
         "stream.joined-equals-non-stream",
         "joined content deltas differ",
     ),
+}
+
+# tool-call defects (shown by chat-tool-call, an emulator scenario): mode -> (rule, words)
+TOOL_DEFECTS = {
+    "tool-call-no-index": {
+        "stream": ("stream.tool-call-index", "has no integer `index`"),
+    },
+    "tool-call-no-id": {
+        "stream": ("stream.tool-call-start", "the first fragment of tool call 0 lacks `id`"),
+        "non-stream": ("completion.tool-calls", "`message.tool_calls[0]` has `id` null"),
+    },
+    "tool-call-object-arguments": {
+        "stream": (
+            "stream.tool-call-arguments",
+            "a `function.arguments` fragment of tool call 0 is object, not a string",
+        ),
+        "non-stream": (
+            "completion.tool-calls",
+            "`message.tool_calls[0]` has `function.arguments` object, not a string",
+        ),
+    },
+    "tool-call-bad-json": {
+        "stream": (
+            "stream.tool-call-arguments",
+            "the joined `function.arguments` of tool call 0 (choice 0) do not parse as JSON",
+        ),
+        "non-stream": ("completion.tool-calls", "`function.arguments` that do not parse as JSON"),
+    },
+    "tool-call-repeats-id": {
+        "stream": (
+            "stream.tool-call-fragments",
+            "a later fragment of tool call 0 repeats `id` and `function.name`",
+        ),
+    },
+    "tool-call-finish-stop": {
+        "stream": (
+            "stream.finish-reason-tool-calls",
+            'choice 0 streamed tool calls but finishes with "stop", not "tool_calls"',
+        ),
+        "non-stream": (
+            "completion.finish-reason-tool-calls",
+            'the message has tool calls but finish_reason is "stop", not "tool_calls"',
+        ),
+    },
+    "stream-tool-args-differ": {
+        "stream": (
+            "stream.joined-equals-non-stream",
+            "the joined tool_calls deltas differ from the non-streamed answer",
+        ),
+    },
 }
 
 
@@ -120,3 +171,50 @@ def test_both_sdks_report_the_defect(fake_server, node_ready, tmp_path, capsys):
     by_sdk = {r["sdk"]: r for r in report["results"]}
     assert by_sdk["python"]["status"] == "failed"
     assert by_sdk["node"]["status"] == ("failed" if node_ready else "skipped")
+
+
+@pytest.mark.parametrize("defect", sorted(TOOL_DEFECTS))
+def test_each_tool_call_defect_is_reported_with_the_rule(defect, fake_server, tmp_path, capsys):
+    server = fake_server(defect)
+    status, report = run_cli(
+        tmp_path, server.base_url, "--emulator", "-k", "chat-tool-call", "--sdk", "python"
+    )
+    out = capsys.readouterr().out
+    assert status == 1, out
+    rows = {"stream" if r["stream"] else "non-stream": r for r in report["results"]}
+    for mode, row in rows.items():
+        if mode not in TOOL_DEFECTS[defect]:
+            assert row["status"] == "passed", (mode, row["violations"])
+            continue
+        rule, words = TOOL_DEFECTS[defect][mode]
+        found = [v for v in row["violations"] if v["rule"] == rule and v["source"] == "raw"]
+        assert found, (mode, row["violations"])
+        assert any(words in v["message"] for v in found), found
+        assert all(v["evidence"] for v in found)
+
+
+def test_both_sdks_join_tool_calls_from_the_deltas(fake_server, node_ready, tmp_path, capsys):
+    """Arguments other than expected show up, as each SDK joined them, in `expect.tool-calls`."""
+    status, report = run_cli(
+        tmp_path,
+        fake_server("stream-tool-args-differ").base_url,
+        "--emulator",
+        "-k",
+        "chat-tool-call",
+        "--mode",
+        "stream",
+    )
+    assert status == 1
+    sdks = ["python", "node"] if node_ready else ["python"]
+    for row in report["results"]:
+        if row["sdk"] not in sdks:
+            continue
+        messages = [
+            v["message"]
+            for v in row["violations"]
+            if v["rule"] == "expect.tool-calls" and v["source"] == row["sdk"]
+        ]
+        assert messages == [
+            'the tool calls are get_weather({"city": "Lyon"}), '
+            'expected get_weather({"city": "Paris"})'
+        ], row["violations"]

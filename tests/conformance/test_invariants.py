@@ -240,3 +240,159 @@ def test_sse_parsing_follows_the_specification():
 def test_lines_that_are_not_utf8_are_flagged():
     decoded = sse.split_lines("data: é\n".encode() + b"data: \xe4\xb8\n")
     assert decoded.bad_utf8 == [2]
+
+
+def tool_chunks() -> list[dict]:
+    """A tool call streamed as OpenAI does: id, type and name first, then argument pieces."""
+    return [
+        chunk(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""},
+                    }
+                ],
+            }
+        ),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city"'}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": ': "Paris"}'}}]}),
+        chunk({}, "tool_calls"),
+    ]
+
+
+def test_a_streamed_tool_call_is_joined_from_its_fragments():
+    checked = invariants.check_stream(lines_of(tool_chunks()))
+    assert checked.violations == []
+    assert checked.answer.finish_reason == "tool_calls"
+    assert checked.answer.tool_calls == [
+        {
+            "id": "call_1",
+            "type": "function",
+            "name": "get_weather",
+            "arguments": '{"city": "Paris"}',
+        }
+    ]
+
+
+def fragment(chunks: list[dict], number: int) -> dict:
+    return chunks[number]["choices"][0]["delta"]["tool_calls"][0]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "rule", "words"),
+    [
+        (lambda c: fragment(c, 1).pop("index"), "stream.tool-call-index", "no integer `index`"),
+        (lambda c: fragment(c, 1).update(index="0"), "stream.tool-call-index", "integer `index`"),
+        (
+            lambda c: c[1]["choices"][0]["delta"].update(tool_calls={"index": 0}),
+            "stream.tool-call-index",
+            "not an array",
+        ),
+        (lambda c: fragment(c, 0).pop("id"), "stream.tool-call-start", "lacks `id`"),
+        (
+            lambda c: fragment(c, 0).update(type="tool"),
+            "stream.tool-call-start",
+            'lacks `type: "function"`',
+        ),
+        (
+            lambda c: fragment(c, 0)["function"].pop("name"),
+            "stream.tool-call-start",
+            "lacks `function.name`",
+        ),
+        (
+            lambda c: fragment(c, 1).update(id="call_1"),
+            "stream.tool-call-fragments",
+            "repeats `id`",
+        ),
+        (
+            lambda c: fragment(c, 2)["function"].update(name="get_weather"),
+            "stream.tool-call-fragments",
+            "repeats `function.name`",
+        ),
+        (
+            lambda c: fragment(c, 1)["function"].update(arguments={"city": "Paris"}),
+            "stream.tool-call-arguments",
+            "is object, not a string",
+        ),
+        (
+            lambda c: c.pop(2),
+            "stream.tool-call-arguments",
+            "do not parse as JSON",
+        ),
+        (
+            lambda c: c[3]["choices"][0].update(finish_reason="stop"),
+            "stream.finish-reason-tool-calls",
+            'finishes with "stop", not "tool_calls"',
+        ),
+    ],
+)
+def test_each_tool_call_rule_names_the_offending_chunk(mutate, rule, words):
+    chunks = tool_chunks()
+    mutate(chunks)
+    violations = [v for v in invariants.check_stream(lines_of(chunks)).violations if v.rule == rule]
+    assert violations, rule
+    assert words in violations[0].message
+    assert violations[0].evidence
+
+
+def test_a_tool_calls_finish_needs_a_tool_call():
+    chunks = good_chunks()
+    chunks[3]["choices"][0]["finish_reason"] = "tool_calls"
+    [violation] = invariants.check_stream(lines_of(chunks)).violations
+    assert violation.rule == "stream.finish-reason-tool-calls"
+    assert "streamed no tool call" in violation.message
+
+
+def test_a_stream_cut_by_an_error_is_not_judged_for_incomplete_arguments():
+    chunks = tool_chunks()[:2]
+    checked = invariants.check_stream(lines_of([*chunks, error_chunk()]), expect_error=True)
+    assert checked.violations == []
+
+
+def tool_completion(**call_changes) -> dict:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    call.update(call_changes)
+    body = completion()
+    body["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [call]}
+    body["choices"][0]["finish_reason"] = "tool_calls"
+    return body
+
+
+def test_completion_tool_call_rules():
+    assert invariants.check_completion(tool_completion()) == []
+    for changes, words in (
+        ({"id": None}, "has `id` null"),
+        ({"type": "custom"}, 'has `type` "custom", not "function"'),
+        ({"function": {"arguments": "{}"}}, "has `function.name` null"),
+        ({"function": {"name": "f", "arguments": {"a": 1}}}, "`function.arguments` object"),
+        ({"function": {"name": "f", "arguments": "{"}}, "do not parse as JSON"),
+    ):
+        [violation] = invariants.check_completion(tool_completion(**changes))
+        assert violation.rule == "completion.tool-calls" and words in violation.message, changes
+    stopped = tool_completion()
+    stopped["choices"][0]["finish_reason"] = "stop"
+    assert rules(invariants.check_completion(stopped)) == {"completion.finish-reason-tool-calls"}
+    no_call = completion()
+    no_call["choices"][0]["finish_reason"] = "tool_calls"
+    assert rules(invariants.check_completion(no_call)) == {"completion.finish-reason-tool-calls"}
+
+
+def test_tool_calls_are_compared_by_name_and_parsed_arguments_not_by_id():
+    from kimiproxy_conformance.answers import comparable_tool_calls, tool_calls_mismatch
+
+    a = [{"id": "call_1", "name": "f", "arguments": '{"b": 2, "a": 1}'}]
+    b = [{"id": "call_2", "name": "f", "arguments": '{"a":1,"b":2}'}]
+    assert comparable_tool_calls(a) == comparable_tool_calls(b)
+    assert tool_calls_mismatch([{"name": "f", "arguments": {"a": 1, "b": 2}}], a) is None
+    assert tool_calls_mismatch([{"name": "f"}], a) is None
+    assert "expected none" in tool_calls_mismatch([], a)
+    assert 'expected f({"a": 2})' in tool_calls_mismatch([{"name": "f", "arguments": {"a": 2}}], a)

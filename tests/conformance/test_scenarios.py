@@ -24,6 +24,7 @@ REQUIRED_TOPICS = {
     "auth",
     "validation",
     "usage",
+    "tools",
 }
 
 
@@ -43,6 +44,9 @@ def test_unknown_fields_are_refused():
         from_dict({"description": "x", "expect": {"contnet": "typo"}}, name="bad")
     with pytest.raises(ScenarioError, match="modes"):
         from_dict({"description": "x", "modes": ["sideways"]}, name="bad")
+    for bad in ({"name": "f"}, [{"arguments": {}}], [{"name": "f", "args": {}}]):
+        with pytest.raises(ScenarioError, match="tool_calls must be a list"):
+            from_dict({"description": "x", "expect": {"tool_calls": bad}}, name="bad")
 
 
 def test_extra_scenario_folders_add_cases_without_code(tmp_path):
