@@ -4,11 +4,15 @@ set ``KIMIPROXY_API_KEYS``, the server's ``KIMIPROXY_KIMI_TOKENS`` for callers w
 from __future__ import annotations
 
 import hmac
+import re
 
 from flask import request
 
 from .config import split_list
 from .errors import AuthenticationFailed
+
+# Tokens travel in HTTP headers: visible ASCII only.
+TOKEN_SHAPE = re.compile(r"^[\x21-\x7e]{1,8192}$")
 
 
 def bearer_value() -> str:
@@ -34,6 +38,10 @@ def request_credentials(config: dict) -> list[str]:
     if not credentials:
         raise AuthenticationFailed(
             "Missing credentials: the bearer value holds no Kimi token", code="missing_api_key"
+        )
+    if not all(TOKEN_SHAPE.match(c) for c in credentials):
+        raise AuthenticationFailed(
+            "Malformed credentials: a Kimi token is printable ASCII without spaces"
         )
     return credentials
 

@@ -32,7 +32,7 @@ def build_prompt(request: ChatRequest) -> str:
     if request.conversation_id:
         prompt = tool_calling.history_text(request.last_message)
     else:
-        prompt = merge_messages(request.messages, has_files=request.has_file_parts)
+        prompt = merge_messages(request.messages, has_files=bool(request.last_message.parts))
     if tool_calling.active(request):
         prompt += "\n\n" + tool_calling.instructions(request.tools, request.tool_choice)
     return prompt

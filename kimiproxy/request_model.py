@@ -5,6 +5,7 @@ Every problem is a 400 that names the offending field, so a client never sees a 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .errors import InvalidRequest
@@ -14,6 +15,7 @@ from .tool_calling import read_message_tool_calls, read_tool_choice, read_tools
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 PART_TYPES = {"text", "image_url", "file", "input_text"}
 KEEP_NEW_CHAT = "none"
+CHAT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclass
@@ -112,6 +114,12 @@ def _read_messages(raw: object) -> list[Message]:
         )
         text, parts = _read_content(item.get("content"), i)
         tool_calls = read_message_tool_calls(item.get("tool_calls"), i)
+        name = item.get("name")
+        _require(
+            name is None or isinstance(name, str),
+            f"'messages[{i}].name' must be a string",
+            f"messages[{i}].name",
+        )
         tool_call_id = item.get("tool_call_id")
         _require(
             tool_call_id is None or isinstance(tool_call_id, str),
@@ -148,8 +156,9 @@ def parse_chat_request(body: object, *, strip_citations_default: bool = False) -
     _require(n is None or n == 1, f"'n' must be 1: Kimi gives one answer per request, got {n}", "n")
     for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         _optional(body, name, (int, float), "a number")
-    _optional(body, "max_tokens", int, "an integer")
-    _optional(body, "max_completion_tokens", int, "an integer")
+    for name in ("max_tokens", "max_completion_tokens"):
+        limit = _optional(body, name, int, "an integer")
+        _require(limit is None or limit > 0, f"'{name}' must be at least 1, got {limit}", name)
     use_search = bool(_optional(body, "use_search", bool, "a boolean"))
     strip = _optional(body, "strip_citations", bool, "a boolean")
     conversation_id = _optional(body, "conversation_id", str, "a string")
@@ -159,6 +168,13 @@ def parse_chat_request(body: object, *, strip_citations_default: bool = False) -
     keep = conversation_id is not None
     if conversation_id is not None and conversation_id.strip().lower() in (KEEP_NEW_CHAT, ""):
         conversation_id = None
+    # The id ends up in upstream URLs: anything but an id's shape is refused, not passed on.
+    _require(
+        conversation_id is None or CHAT_ID.match(conversation_id) is not None,
+        "'conversation_id' must be a Kimi chat id (letters, digits, '-' and '_', at most "
+        '64), or "none" to start a chat that is kept',
+        "conversation_id",
+    )
     return ChatRequest(
         model_name=model_name or "kimi",
         model=parse_model(model_name, use_search=use_search),

@@ -20,7 +20,11 @@ def kimiproxy_register_routes(app: Flask) -> None:
         origin = request.headers.get("Origin")
         if origin and ("*" in origins or origin in origins):
             response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            # The OpenAI SDKs send their own x-stainless-* headers: allow what the browser asks.
+            asked = request.headers.get("Access-Control-Request-Headers")
+            response.headers["Access-Control-Allow-Headers"] = (
+                asked or "Authorization, Content-Type"
+            )
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response.headers["Access-Control-Max-Age"] = "600"
             if "*" not in origins:

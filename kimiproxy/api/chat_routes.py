@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from ..auth import request_credentials
-from ..errors import InvalidRequest, KimiProxyError, UpstreamError
+from ..errors import KimiProxyError, UpstreamError
 from ..openai_format import DONE, ChunkWriter, completion_body, stream_error
 from ..pipeline import ChatPipeline
 from ..request_model import parse_chat_request
 from ..state import proxy_state
 from ..usage import usage_for
+from .json_body import read_json_body
 
 log = logging.getLogger(__name__)
 bp = Blueprint("chat", __name__)
-
-
-def _read_json() -> object:
-    raw = request.get_data(cache=False)
-    if not raw:
-        raise InvalidRequest("the request body is empty: send a JSON chat completion request")
-    try:
-        body = json.loads(raw)
-        # A lone surrogate (an escaped "\\ud800") can be neither sent on nor answered in UTF-8.
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except RecursionError:
-        raise InvalidRequest("the request body is nested too deeply") from None
-    except UnicodeEncodeError:
-        raise InvalidRequest("the request body holds invalid Unicode (a lone surrogate)") from None
-    except ValueError as exc:  # also malformed UTF-8
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-    return body
 
 
 @bp.post("/chat/completions")
@@ -42,7 +25,7 @@ def chat_completions():
     state = proxy_state()
     credentials = request_credentials(state.config)
     chat_request = parse_chat_request(
-        _read_json(), strip_citations_default=bool(state.config["STRIP_CITATIONS"])
+        read_json_body(), strip_citations_default=bool(state.config["STRIP_CITATIONS"])
     )
     pipeline = ChatPipeline(state.pm, state.config, state.client, chat_request, credentials)
     pipeline.open()

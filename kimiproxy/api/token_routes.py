@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
+from ..auth import TOKEN_SHAPE
 from ..errors import InvalidRequest
 from ..state import proxy_state
+from .json_body import read_json_body
 
 bp = Blueprint("token", __name__)
 
 
 @bp.post("/token/check")
 def check_token():
-    body = request.get_json(silent=True, force=True)
+    body = read_json_body()
     token = body.get("token") if isinstance(body, dict) else None
-    if not isinstance(token, str) or not token.strip():
+    if not isinstance(token, str) or not TOKEN_SHAPE.match(token.strip()):
         raise InvalidRequest(
-            'send {"token": "<Kimi refresh token or access token>"}', param="token"
+            'send {"token": "<Kimi refresh token or access token>"}: printable ASCII, no spaces',
+            param="token",
         )
     return jsonify({"live": proxy_state().client.check_token(token.strip())})

@@ -79,7 +79,9 @@ def _url_of(part: dict, where: str) -> tuple[str, str | None]:
             return url.strip(), None
         file = part.get("file")
         if isinstance(file, dict):
-            name = file.get("filename") if isinstance(file.get("filename"), str) else None
+            name = file.get("filename")
+            if name is not None and not isinstance(name, str):
+                raise _refuse(where, "file.filename must be a string")
             data = file.get("file_data")
             if isinstance(data, str) and data.strip():
                 data = data.strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Iterator
 from typing import BinaryIO
+from urllib.parse import quote
 
 import requests
 
@@ -95,7 +96,7 @@ class RestClient:
         """``DELETE /api/chat/<id>``; a chat that is already gone is fine."""
         try:
             response = self._api.send(
-                credential, "DELETE", f"/api/chat/{chat_id}", allow_status=(404,)
+                credential, "DELETE", f"/api/chat/{quote(chat_id, safe='')}", allow_status=(404,)
             )
         except NotFound:
             return
@@ -139,10 +140,13 @@ class RestClient:
         response = self._api.send(
             credential,
             "POST",
-            f"/api/chat/{chat_id}/completion/stream",
+            f"/api/chat/{quote(chat_id, safe='')}/completion/stream",
             json=body,
             stream=True,
-            headers={"Referer": f"{self._origin}/chat/{chat_id}", "Accept": "text/event-stream"},
+            headers={
+                "Referer": f"{self._origin}/chat/{quote(chat_id, safe='')}",
+                "Accept": "text/event-stream",
+            },
         )
         if "json" not in response.headers.get("Content-Type", ""):
             return response

@@ -114,3 +114,27 @@ def test_strip_citations_request_overrides_setting():
     assert not parse_chat_request(
         {"messages": USER, "strip_citations": False}, strip_citations_default=True
     ).strip_citations
+
+
+@pytest.mark.parametrize(
+    "value", ["../../user?", "cnabc/../../x#", "中文", "id\r\nX-Evil: 1", "x" * 65, "-leading-dash"]
+)
+def test_conversation_ids_must_look_like_ids(value):
+    with pytest.raises(InvalidRequest) as caught:
+        parse_chat_request({"messages": USER, "conversation_id": value})
+    assert caught.value.param == "conversation_id"
+    assert value not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"max_tokens": -5}, "max_tokens"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens"),
+        ({"messages": [{"role": "user", "content": "x", "name": 5}]}, "messages[0].name"),
+    ],
+)
+def test_more_wrong_values(extra, param):
+    with pytest.raises(InvalidRequest) as caught:
+        parse_chat_request({"messages": USER, **extra})
+    assert caught.value.param == param

@@ -1,5 +1,6 @@
 """The HTTP surface with a scripted upstream: OpenAI shapes, errors, hooks and cleanup."""
 
+import io
 import json
 
 import pytest
@@ -260,3 +261,84 @@ def test_stream_closed_before_it_was_read_still_cleans_up(make_app, scripted):
     body = make_app()(environ, lambda status, headers, exc_info=None: None)
     body.close()  # the server gave up before writing a byte
     assert scripted.deleted
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"messages": [], "temperature": NaN}', b'{"temperature": Infinity, "messages": []}']
+)
+def test_non_json_constants_are_refused(http, raw):
+    response = http.post(
+        "/v1/chat/completions", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "not valid JSON" in response.get_json()["error"]["message"]
+
+
+def test_chunked_body_over_the_limit_is_413(make_app):
+    http = make_app(MAX_BODY_BYTES=1000).test_client()
+
+    body = io.BytesIO(b'{"messages": [{"role": "user", "content": "hi"}]}' + b" " * 5000)
+    response = http.post(
+        "/v1/chat/completions",
+        input_stream=body,
+        environ_overrides={"wsgi.input_terminated": True},  # as gunicorn marks chunked bodies
+        headers={
+            "Authorization": "Bearer t",
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+        },
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("header", ["Bearer 中文", "Bearer tok\x01en"])
+def test_malformed_tokens_are_401(make_app, header):
+    http = make_app().test_client()
+    response = http.post(
+        "/v1/chat/completions",
+        json={"messages": USER},
+        headers={"Authorization": header.encode("utf-8").decode("latin-1")},
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("body", [{"token": ["x"]}, {"token": "中文"}, {"token": "a b"}, {}, []])
+def test_token_check_refuses_malformed_bodies(http, body):
+    response = http.post("/token/check", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["param"] == "token"
+
+
+def test_token_check_refuses_deep_nesting(http):
+    response = http.post(
+        "/token/check",
+        data=b'{"token": ' + b"[" * 100000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+
+
+def test_files_focus_line_only_when_the_last_message_has_files(http, scripted):
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "look"}, image]},
+        {"role": "assistant", "content": "nice"},
+        {"role": "user", "content": "and now?"},
+    ]
+    http.post("/v1/chat/completions", json={"messages": messages})
+    assert "system:关注用户最新的消息" in scripted.turns[-1].prompt
+
+
+def test_cors_allows_the_sdk_headers(make_app):
+    preflight = (
+        make_app()
+        .test_client()
+        .options(
+            "/v1/chat/completions",
+            headers={
+                "Origin": "https://chat.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, x-stainless-lang",
+            },
+        )
+    )
+    assert "x-stainless-lang" in preflight.headers["Access-Control-Allow-Headers"]
