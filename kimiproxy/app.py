@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from .account_leases import AccountLeases
 from .api import chat_routes, meta_routes, model_routes, token_routes
 from .auth import check_auth_settings
 from .config import load_config
@@ -43,7 +44,10 @@ def create_app(
     app.json.sort_keys = False
     pm = build_plugin_manager(settings)
     app.extensions["kimiproxy"] = ProxyState(
-        config=settings, pm=pm, client=client or make_client(settings)
+        config=settings,
+        pm=pm,
+        client=client or make_client(settings),
+        leases=AccountLeases(per_account=int(settings["ACCOUNT_CONCURRENCY"])),
     )
     for prefix in ("/v1", ""):
         app.register_blueprint(chat_routes.bp, url_prefix=prefix, name=f"chat{prefix}")

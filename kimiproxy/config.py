@@ -25,6 +25,10 @@ DEFAULTS: dict[str, object] = {
     "MAX_BODY_BYTES": 20 * 1024 * 1024,
     # Remove search citations from answers for every request.
     "STRIP_CITATIONS": False,
+    # Answers one Kimi account streams at a time in a worker (Kimi allows one; 0: no limit), and
+    # seconds a request waits for one of its accounts to come free.
+    "ACCOUNT_CONCURRENCY": 1,
+    "ACCOUNT_WAIT": 60.0,
     # Comma-separated keys clients must present; when set, KIMI_TOKENS are the Kimi accounts used.
     "API_KEYS": "",
     "KIMI_TOKENS": "",

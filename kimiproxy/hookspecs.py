@@ -26,10 +26,12 @@ def kimiproxy_select_credential(
 ) -> str | None:
     """Choose the Kimi token (refresh token or access JWT) to answer ``request`` with.
 
-    ``credentials`` are the caller's tokens in the order given; ``excluded`` are tokens that already
-    failed for this request (throttled, busy or rejected) and must not be chosen again. Return one
-    token, or ``None`` to let the next implementation decide. Stops at the first non-None result;
-    the built-in ``random_credential`` plugin answers last.
+    ``credentials`` are the caller's tokens in the order given; ``excluded`` are tokens that
+    already failed for this request (throttled, busy or rejected) or are answering another
+    request right now, and must not be chosen. Return one token, or ``None`` to let the next
+    implementation decide (when every implementation says ``None`` while some tokens are busy,
+    the request waits for one to come free). Keep it quick: it runs under the account lock.
+    Stops at the first non-None result; the built-in ``random_credential`` plugin answers last.
     """
 
 

@@ -4,17 +4,20 @@ answer and clean up — each step a pluggy hook, with the protocol client undern
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from itertools import chain
 
 import pluggy
 
 from . import tool_calling
+from .account_leases import AccountLeases
 from .context import AnswerMessage, ChatContext, Delta
 from .errors import (
     AuthenticationFailed,
     KimiProxyError,
     NotFound,
+    RateLimited,
     UpstreamError,
     retryable_on_another_account,
 )
@@ -33,6 +36,7 @@ from .tool_calling import ToolCallSniffer
 from .upstream import ChatTurn, UpstreamClient
 
 log = logging.getLogger(__name__)
+BUSY_RETRY = 0.5  # seconds between asks while Kimi says the only account is busy
 CITATION_HEADER = "\n\n搜索结果来自：\n"
 
 
@@ -55,6 +59,7 @@ class ChatPipeline:
         client: UpstreamClient,
         request: ChatRequest,
         credentials: list[str],
+        leases: AccountLeases | None = None,
     ):
         self.pm = pm
         self.request = request
@@ -62,6 +67,8 @@ class ChatPipeline:
             config=config, client=client, request=request, credentials=credentials
         )
         self.message = AnswerMessage()
+        self.leases = leases or AccountLeases(per_account=0)
+        self._leased: str | None = None
         self._events: Iterator[Event] | None = None
         self._pending: list[Event] = []
         self._finished = False
@@ -70,25 +77,20 @@ class ChatPipeline:
     def open(self) -> None:
         context = self.context
         excluded: set[str] = set()
+        deadline = time.monotonic() + float(context.config["ACCOUNT_WAIT"])
         while True:
-            credential = self.pm.hook.kimiproxy_select_credential(
-                credentials=list(context.credentials),
-                excluded=set(excluded),
-                request=self.request,
-                context=context,
-            )
-            if credential is None:
-                error = AuthenticationFailed("none of the Kimi tokens given could be used")
-                self.finish(error)
-                raise error
+            credential = self._lease_account(excluded, deadline)
             context.credential = credential
             try:
                 self._start_attempt()
                 return
             except KimiProxyError as error:
                 self._close_events()
-                excluded.add(credential)
-                if self._worth_another_account(error, excluded):
+                self._release_account()
+                if self._retry_later(error, excluded, deadline):
+                    continue
+                if self._worth_another_account(error, excluded | {credential}):
+                    excluded.add(credential)
                     log.warning(
                         "request %s: account failed before output (%s), trying another",
                         context.request_id,
@@ -101,6 +103,54 @@ class ChatPipeline:
                 self._close_events()
                 self.finish(UpstreamError("the request failed inside the proxy"))
                 raise
+
+    def _lease_account(self, excluded: set[str], deadline: float) -> str:
+        """An account for this attempt, chosen by the credential hook among those neither failed
+        nor answering another request, waiting for one to come free if all are busy."""
+        context = self.context
+        candidates = [c for c in context.credentials if c not in excluded]
+
+        def choose(busy: set[str]) -> str | None:
+            return self.pm.hook.kimiproxy_select_credential(
+                credentials=list(context.credentials),
+                excluded=excluded | busy,
+                request=self.request,
+                context=context,
+            )
+
+        credential = self.leases.acquire(candidates, choose, deadline) if candidates else None
+        if credential is not None:
+            self._leased = credential
+            return credential
+        if any(self.leases.busy(c) for c in candidates):
+            error: KimiProxyError = RateLimited(
+                "every Kimi account given is busy with another answer; try again shortly",
+                code="account_busy",
+                retry_after=5,
+            )
+        else:
+            error = AuthenticationFailed("none of the Kimi tokens given could be used")
+        self.finish(error)
+        raise error
+
+    def _release_account(self) -> None:
+        leased, self._leased = self._leased, None
+        if leased is not None:
+            self.leases.release(leased)
+
+    def _retry_later(self, error: KimiProxyError, excluded: set[str], deadline: float) -> bool:
+        """Kimi says the account is still streaming (another worker, the user's browser, or an
+        answer it has not noticed was abandoned): with no other account to try, wait a little
+        and ask again, until the account wait runs out."""
+        others = [
+            c
+            for c in self.context.credentials
+            if c not in excluded and c != self.context.credential
+        ]
+        if error.code != "account_busy" or others or time.monotonic() + BUSY_RETRY >= deadline:
+            return False
+        time.sleep(BUSY_RETRY)
+        return True
 
     def _worth_another_account(self, error: KimiProxyError, excluded: set[str]) -> bool:
         if not any(c not in excluded for c in self.context.credentials):
@@ -238,6 +288,7 @@ class ChatPipeline:
             return
         self._finished = True
         self._close_events()
+        self._release_account()
         try:
             self.pm.hook.kimiproxy_cleanup(context=self.context, error=error)
         except Exception:  # a cleanup plugin failing must not turn an answer into an error

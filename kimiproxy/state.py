@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pluggy
 from flask import current_app
 
+from .account_leases import AccountLeases
 from .upstream import UpstreamClient
 
 
@@ -15,6 +16,7 @@ class ProxyState:
     config: dict
     pm: pluggy.PluginManager
     client: UpstreamClient
+    leases: AccountLeases
 
 
 def proxy_state() -> ProxyState:

@@ -27,7 +27,9 @@ def chat_completions():
     chat_request = parse_chat_request(
         read_json_body(), strip_citations_default=bool(state.config["STRIP_CITATIONS"])
     )
-    pipeline = ChatPipeline(state.pm, state.config, state.client, chat_request, credentials)
+    pipeline = ChatPipeline(
+        state.pm, state.config, state.client, chat_request, credentials, state.leases
+    )
     pipeline.open()
     log.info(
         "request %s: model=%s stream=%s chat=%s",

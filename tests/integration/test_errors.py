@@ -14,7 +14,6 @@ USER = [{"role": "user", "content": "hello"}]
     ("fault", "error_class", "status"),
     [
         ("throttle", openai.RateLimitError, 429),
-        ("stream_pushing", openai.RateLimitError, 429),
         ("server_error", openai.APIStatusError, 502),
     ],
 )
@@ -115,3 +114,40 @@ def test_oversized_body_is_413(proxy):
     )
     assert response.status_code == 413
     assert "limit" in response.json()["error"]["message"]
+
+
+def test_a_busy_account_is_asked_again(client, emulator):
+    emulator.fault("stream_pushing")  # Kimi still streams another answer for this account, once
+    answer = client.chat.completions.create(model="kimi", messages=USER)
+    assert answer.choices[0].message.content == "You said: hello"
+    assert emulator.undeleted_chats() == []
+
+
+@pytest.mark.parametrize("protocol", ["connect", "rest"])
+def test_an_account_that_stays_busy_is_429(proxy_factory, emulator, protocol):
+    emulator.reset()
+    proxy = proxy_factory(protocol, KIMIPROXY_ACCOUNT_WAIT="2")
+    emulator.fault("stream_pushing", times=100)
+    try:
+        with pytest.raises(openai.RateLimitError) as caught:
+            proxy.client().chat.completions.create(model="kimi", messages=USER)
+        assert caught.value.body["code"] == "account_busy"
+    finally:
+        emulator.reset()
+    assert emulator.undeleted_chats() == []
+
+
+def test_concurrent_requests_on_one_account_all_answer(proxy_factory, emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    emulator.reset()
+    client = proxy_factory("rest").client(api_key="one-account-many-requests")
+    messages = [{"role": "user", "content": "hello [[fault:slow_chunks]]"}]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.chat.completions.create(model="kimi", messages=messages), range(4)
+            )
+        )
+    assert all(a.choices[0].finish_reason == "stop" for a in answers)
+    assert emulator.undeleted_chats() == []

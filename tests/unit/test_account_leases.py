@@ -1,0 +1,114 @@
+"""One answer at a time per Kimi account: leases, waiting, and the pipeline's use of them."""
+
+import threading
+import time
+
+from kimiproxy.account_leases import AccountLeases
+from kimiproxy.events import Finished, TextDelta
+
+USER = [{"role": "user", "content": "hi"}]
+
+
+def first_free(busy):
+    return next((c for c in ("a", "b") if c not in busy), None)
+
+
+def test_a_busy_account_is_not_leased_twice():
+    leases = AccountLeases(per_account=1)
+    assert leases.acquire(["a", "b"], first_free, time.monotonic() + 1) == "a"
+    assert leases.acquire(["a", "b"], first_free, time.monotonic() + 1) == "b"
+    assert leases.busy("a") and leases.busy("b")
+
+
+def test_a_waiter_gets_the_account_when_it_is_released():
+    leases = AccountLeases(per_account=1)
+    assert (
+        leases.acquire(["a"], lambda busy: None if "a" in busy else "a", time.monotonic() + 1)
+        == "a"
+    )
+    got = []
+    waiter = threading.Thread(
+        target=lambda: got.append(
+            leases.acquire(["a"], lambda busy: None if "a" in busy else "a", time.monotonic() + 5)
+        )
+    )
+    waiter.start()
+    time.sleep(0.2)
+    assert got == []
+    leases.release("a")
+    waiter.join(5)
+    assert got == ["a"]
+
+
+def test_the_wait_is_bounded():
+    leases = AccountLeases(per_account=1)
+    leases.acquire(["a"], lambda busy: "a", time.monotonic() + 1)
+    started = time.monotonic()
+    assert leases.acquire(["a"], lambda busy: None, started + 0.3) is None
+    assert 0.25 <= time.monotonic() - started < 2
+
+
+def test_no_limit():
+    leases = AccountLeases(per_account=0)
+    for _ in range(3):
+        assert leases.acquire(["a"], lambda busy: "a", time.monotonic()) == "a"
+    assert not leases.busy("a")
+
+
+def test_concurrent_requests_on_one_account_take_turns(make_app, scripted):
+    release_first = threading.Event()
+    active, overlaps = [], []
+
+    def script(turn):
+        def answer():
+            active.append(turn)
+            if len(active) > 1:
+                overlaps.append(len(active))
+            if len(scripted.turns) == 1:
+                release_first.wait(5)
+            yield TextDelta("ok")
+            active.remove(turn)
+            yield Finished()
+
+        return answer()
+
+    scripted.script = script
+    app = make_app()
+    results = []
+
+    def call():
+        response = app.test_client().post(
+            "/v1/chat/completions",
+            json={"messages": USER},
+            headers={"Authorization": "Bearer only-one"},
+        )
+        results.append(response.status_code)
+
+    first = threading.Thread(target=call)
+    first.start()
+    time.sleep(0.2)
+    second = threading.Thread(target=call)
+    second.start()
+    time.sleep(0.3)
+    assert len(scripted.turns) == 1  # the second waits for the account
+    release_first.set()
+    first.join(5)
+    second.join(5)
+    assert results == [200, 200] and overlaps == []
+
+
+def test_an_account_busy_everywhere_gives_429_after_the_wait(make_app, scripted):
+    from kimiproxy.errors import RateLimited
+
+    scripted.script = lambda turn: RateLimited("busy", code="account_busy")
+    http = make_app(ACCOUNT_WAIT=1.2).test_client()
+    started = time.monotonic()
+    response = http.post(
+        "/v1/chat/completions",
+        json={"messages": USER},
+        headers={"Authorization": "Bearer only-one"},
+    )
+    assert response.status_code == 429
+    assert response.get_json()["error"]["code"] == "account_busy"
+    assert len(scripted.turns) >= 2  # asked again before giving up
+    assert time.monotonic() - started < 3
