@@ -15,10 +15,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class Delta:
-    """One piece of streamed output: ``kind`` is ``content``, ``reasoning`` or ``citation``."""
+    """One piece of streamed output: ``kind`` is ``content``, ``reasoning`` or ``citation``
+    (a web result, ``search_result``, the ``number``-th of the answer, whose text a plugin
+    renders)."""
 
     kind: str
     text: str
+    search_result: SearchResult | None = None
+    number: int = 0
 
 
 @dataclass

@@ -51,7 +51,9 @@ def kimiproxy_process_delta(delta: Delta, context: ChatContext) -> None:
     """Rewrite one piece of output before a streaming client gets it; every implementation runs.
 
     ``delta.kind`` is ``content``, ``reasoning`` or ``citation``; set ``delta.text`` to change it,
-    to ``""`` to drop it. Runs on the hot path: keep it cheap.
+    to ``""`` to drop it. A ``citation`` delta starts with no text and carries
+    ``delta.search_result`` (the ``delta.number``-th of the answer); the built-in ``citations``
+    plugin renders it first. Runs on the hot path: keep it cheap.
     """
 
 

@@ -37,11 +37,6 @@ from .upstream import ChatTurn, UpstreamClient
 
 log = logging.getLogger(__name__)
 BUSY_RETRY = 0.5  # seconds between asks while Kimi says the only account is busy
-CITATION_HEADER = "\n\n搜索结果来自：\n"
-
-
-def citation_line(number: int, result: SearchResult) -> str:
-    return f"【检索 {number}】 [{result.title}]({result.url})\n"
 
 
 class ChatPipeline:
@@ -218,7 +213,6 @@ class ChatPipeline:
         When tools are offered, the start of the answer is held until it is clear whether it is
         a tool call; a call ends up in ``message.tool_calls`` instead of the text."""
         message = self.message
-        silent = self.request.model.silent
         sniffer = ToolCallSniffer(self.request.tools) if tool_calling.active(self.request) else None
         for event in self._events_in_order():
             if isinstance(event, TextDelta):
@@ -229,9 +223,8 @@ class ChatPipeline:
                 yield from self._emit(Delta("reasoning", event.text))
             elif isinstance(event, SearchResult):
                 message.search_results.append(event)
-                if not silent:
-                    number = len(message.search_results)
-                    yield from self._emit(Delta("citation", citation_line(number, event)))
+                number = len(message.search_results)
+                yield from self._emit(Delta("citation", "", search_result=event, number=number))
             elif isinstance(event, Finished):
                 message.finish_reason = event.reason
             else:
@@ -255,7 +248,7 @@ class ChatPipeline:
         yield delta
 
     def collect(self) -> AnswerMessage:
-        """The whole answer for a non-streaming client, with the citation block at its end."""
+        """The whole answer for a non-streaming client (plugins may add a citation block)."""
         message = self.message
         content, reasoning = [], []
         for event in self._events_in_order():
@@ -274,10 +267,6 @@ class ChatPipeline:
             calls = tool_calling.parse_tool_calls(message.content, self.request.tools)
         if calls:
             message.content, message.tool_calls, message.finish_reason = "", calls, "tool_calls"
-        elif message.search_results and not self.request.model.silent:
-            message.citations = CITATION_HEADER + "".join(
-                citation_line(i, r) for i, r in enumerate(message.search_results, 1)
-            ).rstrip("\n")
         self.pm.hook.kimiproxy_process_message(message=message, context=self.context)
         return message
 

@@ -13,7 +13,7 @@ PROJECT = "kimiproxy"
 DEFAULT_PLUGINS = {
     "random_credential": "kimiproxy_plugins.random_credential",
     "file_inputs": "kimiproxy_plugins.file_inputs",
-    "citation_strip": "kimiproxy_plugins.citation_strip",
+    "citations": "kimiproxy_plugins.citations",
     "chat_cleanup": "kimiproxy_plugins.chat_cleanup",
     "cors": "kimiproxy_plugins.cors",
 }

@@ -198,7 +198,7 @@ def test_models(http):
 def test_ping_and_plugins(http):
     assert http.get("/ping").get_data(as_text=True) == "pong"
     names = {p["name"] for p in http.get("/-/plugins").get_json()["plugins"]}
-    assert {"random_credential", "citation_strip", "chat_cleanup", "file_inputs"} <= names
+    assert {"random_credential", "citations", "chat_cleanup", "file_inputs"} <= names
 
 
 def test_disabled_plugin_is_not_loaded(make_app, scripted):
