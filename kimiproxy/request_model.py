@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .errors import InvalidRequest
 from .models import ModelSpec, parse_model
-from .tool_calling import read_message_tool_calls, read_tool_choice, read_tools
+from .tool_requests import read_message_tool_calls, read_tool_choice, read_tools
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 PART_TYPES = {"text", "image_url", "file", "input_text"}
