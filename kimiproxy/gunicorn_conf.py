@@ -33,6 +33,9 @@ accesslog = os.environ.get("KIMIPROXY_ACCESS_LOG", "-")
 # The query string never carries secrets here, but headers do: the format logs none of them.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
 wsgi_app = "kimiproxy.wsgi:app"
+# gunicorn's control socket has one default path per user: several instances on a machine (the
+# proxy, the emulator, tests) would fight over it, and kimiproxy does not use it.
+control_socket_disable = True
 
 
 def post_fork(server, worker):
