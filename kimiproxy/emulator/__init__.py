@@ -32,7 +32,8 @@ def create_emulator_app(options: dict | None = None) -> Flask:
 
     ``options`` overrides defaults such as ``research_total`` (20), ``parse_polls`` (2),
     ``chunk_size`` (8), ``split_bytes`` (5), ``slow_chunk_delay`` (0.5),
-    ``parse_hang_seconds`` (5.0) and ``one_stream_per_account`` (False).
+    ``parse_hang_seconds`` (5.0) and ``one_stream_per_account`` (True); an unknown key or a
+    value of the wrong type raises ``ValueError``.
     """
     app = Flask(__name__, static_folder=None)
     app.json.sort_keys = False

@@ -10,7 +10,13 @@ from .auth import connect_account
 from .connect_framing import FramingError, decode_request
 from .connect_stream import chat_chunks
 from .errors import connect_error, connect_unauthenticated, end_stream_error
-from .faults import INTERNAL_MESSAGE, STREAM_PUSHING, THROTTLE_MESSAGE, marker_fault
+from .faults import (
+    INTERNAL_MESSAGE,
+    RETRY_AFTER_SECONDS,
+    STREAM_PUSHING,
+    THROTTLE_MESSAGE,
+    marker_fault,
+)
 from .history import COMPLETED, assistant_message, user_message
 from .ids import new_id
 from .records import Chat, StoredFile, Turn
@@ -123,6 +129,10 @@ def _refusal(fault: str | None) -> Response | None:
     if fault == "stream_pushing":
         return end_stream_error("resource_exhausted", STREAM_PUSHING)
     if fault == "throttle":
+        # A throttled free account: the whole call is refused with HTTP 429.
+        headers = {"Retry-After": RETRY_AFTER_SECONDS}
+        return connect_error("resource_exhausted", THROTTLE_MESSAGE, 429, headers)
+    if fault == "throttle_stream":
         return end_stream_error("resource_exhausted", THROTTLE_MESSAGE)
     return None
 
@@ -146,11 +156,17 @@ def chat():
         return end_stream_error(exc.code, exc.message)
     fault = marker_fault(parsed.prompt, "chat") or state.take_fault("chat")
     refused = _refusal(fault)
-    if refused is None and not state.begin_stream(account):
-        refused = _refusal("stream_pushing")
     if refused is not None:
         return refused
-    return _answer(parsed, account, fault)
+    chat_id = parsed.chat.id if parsed.chat is not None else new_id("d3")
+    stream_id = state.begin_stream(account, chat_id)
+    if stream_id is None:
+        return _refusal("stream_pushing")
+    try:
+        return _answer(parsed, account, chat_id, fault, stream_id)
+    except BaseException:
+        state.end_stream(stream_id)
+        raise
 
 
 def _frame_message(message: dict) -> dict:
@@ -158,9 +174,11 @@ def _frame_message(message: dict) -> dict:
     return {k: v for k, v in message.items() if k != "createTime" and (k != "parentId" or v)}
 
 
-def _answer(parsed: ChatRequest, account: str, fault: str | None) -> Response:
+def _answer(
+    parsed: ChatRequest, account: str, chat_id: str, fault: str | None, stream_id: str
+) -> Response:
     state = get_state()
-    chat = parsed.chat or state.create_chat(new_id("d3"), "connect", account, NEW_CHAT_NAME)
+    chat = parsed.chat or state.create_chat(chat_id, "connect", account, NEW_CHAT_NAME)
     chat_frame = chat.summary()
     lines = [file_line(f.name, f.mime, f.size, f.sha256) for f in parsed.files]
     reply = build_reply(
@@ -210,5 +228,5 @@ def _answer(parsed: ChatRequest, account: str, fault: str | None) -> Response:
     )
     delay = state.options["slow_chunk_delay"] if fault == "slow_chunks" else 0.0
     return stream_response(
-        chunks, CONNECT_MIMETYPE, delay=delay, on_close=lambda: state.end_stream(account)
+        chunks, CONNECT_MIMETYPE, delay=delay, release=lambda: state.end_stream(stream_id)
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import struct
 
+from .bodies import BodyError, parse_json_object
+
 FLAG_DATA = 0x00
 FLAG_COMPRESSED = 0x01
 FLAG_END_STREAM = 0x02
@@ -49,9 +51,8 @@ def decode_request(data: bytes) -> dict:
     if flag != FLAG_DATA:
         raise FramingError(f"unexpected envelope flag {flag:#04x}")
     try:
-        message = json.loads(payload.decode("utf-8"))
-    except ValueError as exc:
-        raise FramingError(f"envelope is not UTF-8 JSON: {exc}") from exc
-    if not isinstance(message, dict):
-        raise FramingError("envelope JSON is not an object")
-    return message
+        return parse_json_object(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise FramingError(f"envelope is not UTF-8: {exc}") from None
+    except BodyError as exc:
+        raise FramingError(f"envelope: {exc}") from None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from flask import Blueprint, abort, jsonify, request
 
 from .auth import connect_account
+from .bodies import BodyError, request_json_object
 from .errors import connect_error
 from .faults import marker_fault
 from .fixtures import available_models, subscription
@@ -22,17 +22,11 @@ _GATEWAY_CHAT = "/apiv2/kimi.gateway.chat.v1.ChatService"
 
 
 def unary_body() -> dict:
-    """The request JSON object (an empty body counts as ``{}``)."""
-    data = request.get_data()
-    if not data.strip():
-        return {}
+    """The request JSON object (an empty body counts as ``{}``); ``invalid_argument`` otherwise."""
     try:
-        body = json.loads(data)
-    except ValueError:
-        abort(connect_error("invalid_argument", "request body is not JSON"))
-    if not isinstance(body, dict):
-        abort(connect_error("invalid_argument", "request body must be a JSON object"))
-    return body
+        return request_json_object(empty={})
+    except BodyError as exc:
+        abort(connect_error("invalid_argument", f"request body: {exc}"))
 
 
 def _owned_chat(body: dict, account: str) -> Chat:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
+from .bodies import BodyError, request_json_object
 from .faults import ALL_FAULTS
 from .state import get_state
 
@@ -30,6 +31,11 @@ def files():
     return jsonify(files=get_state().files())
 
 
+@bp.get("/streams")
+def streams():
+    return jsonify(streams=get_state().streams())
+
+
 @bp.get("/faults")
 def queued_faults():
     return jsonify(faults=get_state().queued_faults())
@@ -37,8 +43,10 @@ def queued_faults():
 
 @bp.post("/faults")
 def queue_fault():
-    body = request.get_json(force=True, silent=True)
-    body = body if isinstance(body, dict) else {}
+    try:
+        body = request_json_object(empty={})
+    except BodyError:
+        body = {}
     name, times = body.get("fault"), body.get("times", 1)
     if name not in ALL_FAULTS:
         return jsonify(error=f"unknown fault {name!r}", known=sorted(ALL_FAULTS)), 400

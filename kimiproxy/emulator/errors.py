@@ -53,10 +53,15 @@ def invalid_token() -> Response:
     )
 
 
-def connect_error(code: str, message: str, status: int | None = None) -> Response:
-    """A Connect unary error: ``{"code","message"}`` with the code's HTTP status."""
+def connect_error(
+    code: str, message: str, status: int | None = None, headers: dict | None = None
+) -> Response:
+    """A Connect error as a whole HTTP answer: ``{"code","message"}`` with the code's HTTP status
+    (unary calls, and streaming calls refused outright)."""
     response = jsonify(code=code, message=message)
     response.status_code = status or CONNECT_STATUS.get(code, 500)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
     return response
 
 

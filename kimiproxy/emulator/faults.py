@@ -9,10 +9,12 @@ CHAT_FAULTS = frozenset(
         "expired_token",
         "stream_pushing",
         "throttle",
+        "throttle_stream",
         "server_error",
         "cut_stream",
         "malformed_frame",
         "error_event",
+        "block_exception",
         "slow_chunks",
     }
 )
@@ -20,15 +22,19 @@ FILE_FAULTS = frozenset({"upload_fail", "parse_fail", "parse_hang"})
 ALL_FAULTS = CHAT_FAULTS | FILE_FAULTS
 
 # Faults answered instead of a stream, before any output.
-BEFORE_STREAM = frozenset({"expired_token", "stream_pushing", "throttle", "server_error"})
+BEFORE_STREAM = frozenset(
+    {"expired_token", "stream_pushing", "throttle", "throttle_stream", "server_error"}
+)
 # Faults that break a stream once it has carried a few deltas.
-MID_STREAM = frozenset({"cut_stream", "malformed_frame", "error_event"})
+MID_STREAM = frozenset({"cut_stream", "malformed_frame", "error_event", "block_exception"})
 DELTAS_BEFORE_FAULT = 2
 
 OVERLOADED_MESSAGE = "Kimi 现在有点累了，晚一点再来问问我吧！"
 INTERNAL_MESSAGE = "服务内部错误"
 THROTTLE_MESSAGE = "请求过于频繁，请稍后再试"
 STREAM_PUSHING = "chat.user_stream_pushing"
+OVERLOADED_REASON = "REASON_COMPLETION_OVERLOADED"
+RETRY_AFTER_SECONDS = "3"
 
 _MARKER = re.compile(r"\[\[fault:([a-z0-9_]+)\]\]")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request
 
 from .auth import bearer_token
+from .bodies import BodyError, parse_json
 from .connect_framing import FramingError, decode_request
 from .rest_files import OSS_PREFIX
 from .state import get_state
@@ -34,9 +35,15 @@ def _body() -> object:
             return decode_request(request.get_data())
         except FramingError:
             return None
-    if request.method in ("GET", "HEAD"):
-        return request.get_json(silent=True)
-    return request.get_json(force=True, silent=True)
+    if request.method in ("GET", "HEAD") and not request.is_json:
+        return None
+    data = request.get_data()
+    if not data.strip():
+        return None
+    try:
+        return parse_json(data)
+    except BodyError:
+        return None  # the endpoint itself answers with the protocol's error
 
 
 def record_call() -> None:

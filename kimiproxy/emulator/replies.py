@@ -15,6 +15,8 @@ THINK = "think"
 SEARCH = "search"
 TEXT = "text"
 LENGTH = "length"
+# A pause mid-answer: generation A writes it as {"event":"done"}, then more cmpl deltas follow.
+BREAK = "break"
 
 THINKING_PREFIX = "Thinking about: "
 ECHO_PREFIX = "You said: "
@@ -78,7 +80,8 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class Step:
-    """A thinking delta, an answer delta, a batch of search results, or the length cut."""
+    """A thinking delta, an answer delta, a batch of search results, the length cut, or a
+    mid-answer break."""
 
     kind: str
     text: str = ""
@@ -169,6 +172,14 @@ def _deltas(kind: str, text: str, size: int) -> list[Step]:
     return [Step(kind, text[i : i + size]) for i in range(0, len(text), size)]
 
 
+def _with_break(deltas: list[Step]) -> list[Step]:
+    """``deltas`` with one :data:`BREAK` in the middle (none if there is no middle)."""
+    if len(deltas) < 2:
+        return deltas
+    middle = len(deltas) // 2
+    return [*deltas[:middle], Step(BREAK), *deltas[middle:]]
+
+
 def build_reply(
     prompt: str,
     *,
@@ -198,7 +209,7 @@ def build_reply(
     elif marker == "split-utf8":
         steps += _deltas(TEXT, prefix + SPLIT_UTF8, size)
     elif marker != "empty":
-        steps += _deltas(TEXT, prefix + ECHO_PREFIX + prompt, size)
+        steps += _with_break(_deltas(TEXT, prefix + ECHO_PREFIX + prompt, size))
     return Reply(tuple(steps), title=title_for(prompt), split_utf8=marker == "split-utf8")
 
 

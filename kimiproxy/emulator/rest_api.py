@@ -3,10 +3,10 @@ research quota and the side calls a browser makes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, abort, jsonify
 
 from .auth import bearer_token, rest_account
-from .errors import invalid_token
+from .errors import invalid_token, rest_error
 from .ids import new_id, now_iso
 from .rest_common import json_body, owned_chat
 from .state import get_state
@@ -14,6 +14,8 @@ from .tokens import TokenError, check_refresh_token, make_access_token
 
 bp = Blueprint("kimi_rest", __name__)
 DEFAULT_CHAT_NAME = "未命名会话"
+# Refresh tokens with this prefix get the other answer shape seen in the wild: {"token": ...}.
+TOKEN_FIELD_PREFIX = "tokenfield-"
 
 
 @bp.get("/api/auth/token/refresh")
@@ -23,7 +25,10 @@ def refresh_token():
         user_id = check_refresh_token(token)
     except TokenError:
         return invalid_token()
-    return jsonify(access_token=make_access_token(user_id), refresh_token=token)
+    access = make_access_token(user_id)
+    if token.startswith(TOKEN_FIELD_PREFIX):
+        return jsonify(token=access, refresh_token=token)
+    return jsonify(access_token=access, refresh_token=token)
 
 
 @bp.get("/api/user")
@@ -61,12 +66,23 @@ def research_usage():
     return jsonify(get_state().research_usage(rest_account()))
 
 
+def _count(body: dict, name: str, default: int) -> int:
+    """A non-negative integer field (``default`` when absent); 400 ``request.invalid`` else."""
+    if name not in body:
+        return default
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        detail = f"{name} must be a non-negative integer, not {repr(value)[:40]}"
+        abort(rest_error(400, "request.invalid", "请求参数错误", detail))
+    return value
+
+
 @bp.post("/api/chat/list")
 def list_chats():
     account = rest_account()
     body = json_body()
-    offset = body.get("offset") if isinstance(body.get("offset"), int) else 0
-    size = body.get("size") if isinstance(body.get("size"), int) else 50
+    offset = _count(body, "offset", 0)
+    size = _count(body, "size", 50)
     chats = get_state().live_chats(account)
     items = [
         {

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort
 
+from .bodies import BodyError, request_json_object
 from .errors import rest_error
 from .records import Chat
 from .state import get_state
 
 
 def json_body() -> dict:
-    """The JSON object body; 400 ``request.invalid`` when there is none."""
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        abort(rest_error(400, "request.invalid", "请求参数错误", "body must be a JSON object"))
-    return body
+    """The JSON object body; 400 ``request.invalid`` when there is none (or it is not JSON, or
+    nested absurdly deep)."""
+    try:
+        return request_json_object()
+    except BodyError as exc:
+        abort(rest_error(400, "request.invalid", "请求参数错误", str(exc)))
 
 
 def owned_chat(chat_id: str, account: str) -> Chat:

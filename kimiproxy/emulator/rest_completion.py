@@ -6,7 +6,13 @@ from flask import Blueprint, Response, abort
 
 from .auth import rest_account
 from .errors import invalid_token, rest_error
-from .faults import INTERNAL_MESSAGE, STREAM_PUSHING, THROTTLE_MESSAGE, marker_fault
+from .faults import (
+    INTERNAL_MESSAGE,
+    RETRY_AFTER_SECONDS,
+    STREAM_PUSHING,
+    THROTTLE_MESSAGE,
+    marker_fault,
+)
 from .history import COMPLETED, assistant_message, user_message
 from .ids import new_id
 from .records import Chat, StoredFile, Turn
@@ -61,27 +67,30 @@ def _refusal(fault: str | None) -> Response | None:
         return invalid_token()
     if fault == "stream_pushing":
         return rest_error(400, STREAM_PUSHING, "当前有回复正在生成，请稍后再试")
-    if fault == "throttle":
-        return rest_error(429, "chat.rate_limit", THROTTLE_MESSAGE, headers={"Retry-After": "3"})
+    if fault in ("throttle", "throttle_stream"):
+        # Generation A has no end-of-stream trailer: both throttle faults are an HTTP 429.
+        headers = {"Retry-After": RETRY_AFTER_SECONDS}
+        return rest_error(429, "chat.rate_limit", THROTTLE_MESSAGE, headers=headers)
     if fault == "server_error":
         return rest_error(500, "server.internal_error", INTERNAL_MESSAGE)
     return None
 
 
-def _refusal_or_claim(fault: str | None, account: str) -> Response | None:
-    """A before-stream fault's error, or Kimi's one-stream-per-account refusal; otherwise the
-    stream is counted until the response closes."""
+def _refusal_or_claim(fault: str | None, account: str, chat_id: str) -> Response | str:
+    """A before-stream fault's error, or Kimi's one-stream-per-account refusal; otherwise the id
+    of the stream slot claimed for the account until the stream ends."""
     refused = _refusal(fault)
-    if refused is None and not get_state().begin_stream(account):
-        refused = _refusal("stream_pushing")
-    return refused
+    if refused is not None:
+        return refused
+    stream_id = get_state().begin_stream(account, chat_id)
+    return _refusal("stream_pushing") if stream_id is None else stream_id
 
 
-def _stream(chunks: list[bytes], fault: str | None, account: str) -> Response:
+def _stream(chunks: list[bytes], fault: str | None, stream_id: str) -> Response:
     state = get_state()
     delay = state.options["slow_chunk_delay"] if fault == "slow_chunks" else 0.0
     return stream_response(
-        chunks, SSE_MIMETYPE, delay=delay, on_close=lambda: state.end_stream(account)
+        chunks, SSE_MIMETYPE, delay=delay, release=lambda: state.end_stream(stream_id)
     )
 
 
@@ -100,22 +109,26 @@ def completion(chat_id: str):
         usage = state.research_usage(account)
         return rest_error(429, "chat.research.quota_exceeded", "研究次数已用完", usage)
     fault = marker_fault(prompt, "chat") or state.take_fault("chat")
-    refused = _refusal_or_claim(fault, account)
-    if refused is not None:
-        return refused
-    if research:
-        state.use_research(account)
-    return _answer(chat, account, body, prompt, files, research, fault)
+    claim = _refusal_or_claim(fault, account, chat.id)
+    if isinstance(claim, Response):
+        return claim
+    try:
+        if research:
+            state.use_research(account)
+        return _answer(chat, body, prompt, files, research, fault, claim)
+    except BaseException:
+        state.end_stream(claim)
+        raise
 
 
 def _answer(
     chat: Chat,
-    account: str,
     body: dict,
     prompt: str,
     files: list[StoredFile],
     research: bool,
     fault: str | None,
+    stream_id: str,
 ) -> Response:
     state = get_state()
     search = bool(body.get("use_search"))
@@ -177,7 +190,7 @@ def _answer(
         fault=fault,
         split_size=state.options["split_bytes"] if reply.split_utf8 else None,
     )
-    return _stream(chunks, fault, account)
+    return _stream(chunks, fault, stream_id)
 
 
 def _continuation(chat: Chat, account: str, body: dict) -> Response:
@@ -188,10 +201,18 @@ def _continuation(chat: Chat, account: str, body: dict) -> Response:
     if not isinstance(segment_id, str) or not state.has_segment(chat.id, segment_id):
         return rest_error(400, "chat.segment.not_found", "消息不存在", {"segment_id": segment_id})
     fault = state.take_fault("chat")
-    refused = _refusal_or_claim(fault, account)
-    if refused is not None:
-        return refused
-    steps, assistant_id = state.continue_turn(chat.id, segment_id)
+    claim = _refusal_or_claim(fault, account, chat.id)
+    if isinstance(claim, Response):
+        return claim
+    try:
+        return _continued(chat, segment_id, fault, claim)
+    except BaseException:
+        state.end_stream(claim)
+        raise
+
+
+def _continued(chat: Chat, segment_id: str, fault: str | None, stream_id: str) -> Response:
+    steps, assistant_id = get_state().continue_turn(chat.id, segment_id)
     chunks = answer_chunks(
         req=None,
         resp={"event": "resp", "id": assistant_id, "group_id": new_id("cl")},
@@ -202,4 +223,4 @@ def _continuation(chat: Chat, account: str, body: dict) -> Response:
         fault=fault,
         split_size=None,
     )
-    return _stream(chunks, fault, account)
+    return _stream(chunks, fault, stream_id)

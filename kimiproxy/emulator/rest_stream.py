@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .faults import DELTAS_BEFORE_FAULT, MID_STREAM, OVERLOADED_MESSAGE
-from .replies import SEARCH, TEXT, THINK, Step, rechunk
+from .replies import BREAK, SEARCH, TEXT, THINK, Step, rechunk
 
 
 def sse(event: dict) -> bytes:
@@ -18,7 +18,8 @@ def sse(event: dict) -> bytes:
 def _fault_tail(fault: str) -> list[tuple[bytes, bool]]:
     if fault == "malformed_frame":
         return [(b"data: {not json\n\n", False)]
-    if fault == "error_event":
+    if fault in ("error_event", "block_exception"):
+        # Generation A has no block exceptions; its overload error event is the equivalent.
         error = {
             "error_type": "openai.completion.stream",
             "message": OVERLOADED_MESSAGE,
@@ -64,6 +65,10 @@ def answer_chunks(
             ]
             cards = [r.ref_card() for r in step.results]
             frames.append((sse({"event": "ref_docs", "ref_cards": cards}), False))
+            continue
+        if step.kind == BREAK:
+            # "done" may come mid-answer; more cmpl follows (clients must not stop here).
+            frames.append((sse({"event": "done"}), False))
             continue
         if step.kind == THINK:
             frames.append((sse({"event": "k1", "text": step.text}), False))

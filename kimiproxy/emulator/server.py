@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
+from .state import merge_options
+
 
 class _EmulatorServer(BaseApplication):
     def __init__(self, bind: str, options: dict | None) -> None:
@@ -26,5 +28,10 @@ class _EmulatorServer(BaseApplication):
 
 
 def serve(host: str = "127.0.0.1", port: int = 8701, options: dict | None = None) -> None:
-    """Run the emulator in the foreground until interrupted."""
-    _EmulatorServer(f"{host}:{port}", options).run()
+    """Run the emulator in the foreground until interrupted.
+
+    ``options`` are those of ``create_emulator_app``; they are checked here, before gunicorn
+    starts, so a bad one is a ``ValueError`` rather than a worker that fails to boot.
+    """
+    merge_options(options)
+    _EmulatorServer(f"{host}:{port}", dict(options or {})).run()

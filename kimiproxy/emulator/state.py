@@ -6,6 +6,7 @@ All of it lives in one process behind one lock; run the emulator with a single w
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 
 from flask import current_app
@@ -22,16 +23,35 @@ DEFAULT_OPTIONS: dict = {
     "split_bytes": 5,  # bytes per network write for [[reply:split-utf8]]
     "slow_chunk_delay": 0.5,  # seconds between writes under the slow_chunks fault
     "parse_hang_seconds": 5.0,  # how long parse_hang holds a parse answer
-    "one_stream_per_account": False,  # refuse a second concurrent stream like Kimi does
+    "one_stream_per_account": True,  # refuse a second concurrent stream like Kimi does
 }
 READY_STATUSES = frozenset({"initialized", "parsed"})
 
 
+def _check_option(key: str, value: object) -> None:
+    """``ValueError`` unless ``value`` has the type of the option's default (a float option also
+    takes an integer) and, for numbers, is not negative."""
+    default = DEFAULT_OPTIONS[key]
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"emulator option {key} must be true or false, not {value!r}")
+        return
+    kinds = (int,) if isinstance(default, int) else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+        kind = "an integer" if kinds == (int,) else "a number"
+        raise ValueError(f"emulator option {key} must be {kind} >= 0, not {value!r}")
+
+
 def merge_options(options: dict | None) -> dict:
-    """Defaults overlaid with ``options``; unknown keys are refused to catch typos."""
+    """Defaults overlaid with ``options``; unknown keys and values of the wrong type are refused
+    (``ValueError``) to catch typos."""
     unknown = set(options or {}) - set(DEFAULT_OPTIONS)
     if unknown:
-        raise ValueError(f"unknown emulator options: {sorted(unknown)}")
+        raise ValueError(
+            f"unknown emulator options: {sorted(unknown)} (known: {', '.join(DEFAULT_OPTIONS)})"
+        )
+    for key, value in (options or {}).items():
+        _check_option(key, value)
     return {**DEFAULT_OPTIONS, **(options or {})}
 
 
@@ -39,6 +59,7 @@ class EmulatorState:
     def __init__(self, options: dict | None = None) -> None:
         self.options = merge_options(options)
         self._lock = threading.Lock()
+        self._stream_numbers = itertools.count(1)
         self.reset()
 
     def reset(self) -> None:
@@ -48,7 +69,8 @@ class EmulatorState:
             self._files: dict[str, StoredFile] = {}
             self._faults: list[list] = []
             self._research_used: dict[str, int] = {}
-            self._streams: dict[str, int] = {}
+            # Open completion streams: stream id -> (account, chat id).
+            self._streams: dict[str, tuple[str, str]] = {}
 
     # --- calls -------------------------------------------------------------------------------
     def record_call(self, call: dict) -> None:
@@ -93,8 +115,12 @@ class EmulatorState:
             return self._chats.get(chat_id)
 
     def delete_chat(self, chat_id: str) -> None:
+        """Mark the chat deleted; a stream still open on it no longer holds its account."""
         with self._lock:
             self._chats[chat_id].deleted = True
+            for stream_id, (_, stream_chat) in list(self._streams.items()):
+                if stream_chat == chat_id:
+                    del self._streams[stream_id]
 
     def rename_chat(self, chat_id: str, name: str) -> None:
         with self._lock:
@@ -215,18 +241,28 @@ class EmulatorState:
         with self._lock:
             self._research_used[account] = self._research_used.get(account, 0) + 1
 
-    def begin_stream(self, account: str) -> bool:
-        """Count a stream for the account; ``False`` if Kimi's one-stream rule refuses it."""
+    def begin_stream(self, account: str, chat_id: str) -> str | None:
+        """Claim a stream slot for the account (on ``chat_id``): its id, or ``None`` when Kimi's
+        one-stream-per-account rule refuses it because another stream of the account is open."""
         with self._lock:
-            active = self._streams.get(account, 0)
-            if active and self.options["one_stream_per_account"]:
-                return False
-            self._streams[account] = active + 1
-            return True
+            busy = any(owner == account for owner, _ in self._streams.values())
+            if busy and self.options["one_stream_per_account"]:
+                return None
+            stream_id = f"stream-{next(self._stream_numbers)}"
+            self._streams[stream_id] = (account, chat_id)
+            return stream_id
 
-    def end_stream(self, account: str) -> None:
+    def end_stream(self, stream_id: str) -> None:
+        """Release a slot; harmless if it was already released (or forgotten by a reset)."""
         with self._lock:
-            self._streams[account] = max(0, self._streams.get(account, 0) - 1)
+            self._streams.pop(stream_id, None)
+
+    def streams(self) -> list[dict]:
+        with self._lock:
+            return [
+                {"id": stream_id, "account": account, "chat_id": chat_id}
+                for stream_id, (account, chat_id) in self._streams.items()
+            ]
 
 
 def get_state() -> EmulatorState:

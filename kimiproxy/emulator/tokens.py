@@ -7,6 +7,8 @@ import hashlib
 import json
 import time
 
+from .bodies import BodyError, parse_json
+
 ACCESS_LIFETIME = 30 * 24 * 3600
 _HEADER = {"alg": "HS512", "typ": "JWT"}
 # The signature is never verified, so tests can forge tokens (expired, wrong claims) at will.
@@ -42,9 +44,9 @@ def decode_jwt(token: str) -> dict | None:
     if len(parts) != 3:
         return None
     try:
-        header = json.loads(_b64url_decode(parts[0]))
-        payload = json.loads(_b64url_decode(parts[1]))
-    except ValueError:  # also covers binascii.Error and UnicodeDecodeError
+        header = parse_json(_b64url_decode(parts[0]))
+        payload = parse_json(_b64url_decode(parts[1]))
+    except (BodyError, ValueError):  # also covers binascii.Error and UnicodeDecodeError
         return None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         return None

@@ -174,3 +174,54 @@ def test_file_blocks_must_exist_and_name_the_file(emu):
     )
     user = _data(frames)[1]["message"]
     assert user["blocks"][0]["file"]["id"] == file_id
+
+
+def test_text_blocks_carry_answer_flags(emu):
+    _, _, frames = emu.chat_b(emu.token(), "flags please")
+    data = _data(frames)
+    opening = next(f for f in data if f.get("mask") == "block.text")
+    assert opening["block"]["text"] == {"content": "", "flags": "answer"}
+    assert emu.text_of(frames) == "You said: flags please"
+
+
+def test_thinking_is_wrapped_in_a_multistage_block(emu):
+    _, _, frames = emu.chat_b(emu.token(), "ponder", options={"thinking": True})
+    data = _data(frames)
+    masks = [f.get("mask") for f in data]
+    stages = [f for f in data if f.get("mask") == "block.multiStage"]
+    assert len(stages) == 2
+    statuses = []
+    for frame in stages:
+        assert frame["op"] == "set" and "eventOffset" in frame
+        (stage,) = frame["block"]["multiStage"]["stages"]
+        assert stage["name"] == "STAGE_NAME_THINKING"
+        statuses.append(stage["status"])
+    assert statuses == ["STAGE_STATUS_START", "STAGE_STATUS_END"]
+    start, end = (i for i, m in enumerate(masks) if m == "block.multiStage")
+    thinks = [i for i, m in enumerate(masks) if m and m.startswith("block.think")]
+    assert start < min(thinks) and max(thinks) < end < masks.index("block.text")
+    assert emu.text_of(frames, "think") == "Thinking about: ponder"
+    assert emu.text_of(frames) == "You said: ponder"
+    _, _, frames = emu.chat_b(emu.token(), "ponder")
+    assert "block.multiStage" not in {f.get("mask") for f in _data(frames)}
+
+
+def test_longer_answers_carry_one_notification(emu):
+    token = emu.token()
+    prompt = "a prompt long enough for several deltas"
+    runs = []
+    for _ in range(2):
+        _, _, frames = emu.chat_b(token, prompt)
+        data = _data(frames)
+        masks = [f.get("mask") for f in data]
+        assert masks.count("notification") == 1
+        notice = data[masks.index("notification")]
+        assert notice["op"] == "set" and isinstance(notice["notification"], dict)
+        appends = [i for i, m in enumerate(masks) if m == "block.text.content"]
+        assert appends[2] < masks.index("notification") < appends[3]
+        assert emu.text_of(frames) == "You said: " + prompt
+        runs.append(masks)
+    assert runs[0] == runs[1]  # deterministic
+    # short answers (three deltas or fewer) have none
+    _, _, frames = emu.chat_b(token, "short")
+    assert "notification" not in {f.get("mask") for f in _data(frames)}

@@ -63,10 +63,26 @@ def test_throttle(emu, rest, connect):
     emu.fault("throttle")
     response, _ = rest()
     assert response.status_code == 429 and response.headers["Retry-After"] == "3"
+    assert response.json["error_type"] == "chat.rate_limit"
     emu.fault("throttle")
-    _, _, frames = connect()
+    response, _, _ = connect()
+    assert response.status_code == 429 and response.headers["Retry-After"] == "3"
+    assert response.mimetype == "application/json"
+    assert response.json["code"] == "resource_exhausted" and response.json["message"]
+    assert set(response.json) == {"code", "message"}
+    assert connect()[0].status_code == 200  # used up
+
+
+def test_throttle_stream(emu, rest, connect):
+    emu.fault("throttle_stream")
+    response, _, frames = connect()
+    assert response.status_code == 200
     assert len(frames) == 1 and frames[0][0] == 2
     assert frames[0][1]["error"]["code"] == "resource_exhausted"
+    assert frames[0][1]["error"]["message"]
+    # generation A has no end-of-stream trailer: the same 429 as throttle
+    response, _ = rest("hi [[fault:throttle_stream]]")
+    assert response.status_code == 429 and response.headers["Retry-After"] == "3"
 
 
 def test_server_error(emu, rest, connect):
@@ -111,10 +127,41 @@ def test_error_event(emu, rest, connect):
     _, _, frames = connect()
     flag, error_frame = frames[-2]
     assert flag == 0 and error_frame["error"]["code"] == "unavailable"
-    assert error_frame["error"]["details"] == [
-        {"debug": {"reason": "REASON_COMPLETION_OVERLOADED"}}
-    ]
+    debug = {
+        "reason": "REASON_COMPLETION_OVERLOADED",
+        "localizedMessage": {"message": OVERLOADED_MESSAGE},
+    }
+    assert error_frame["error"]["details"] == [{"debug": debug}]
+    assert error_frame["error"]["message"] == OVERLOADED_MESSAGE
     assert frames[-1][0] == 2 and frames[-1][1]["error"]["code"] == "unavailable"
+    assert frames[-1][1]["error"]["details"] == [{"debug": debug}]
+
+
+def test_block_exception(emu, rest, connect):
+    emu.fault("block_exception")
+    response, _, frames = connect()
+    assert response.status_code == 200
+    data = [f for flag, f in frames if flag == 0]
+    assert sum(1 for f in data if f.get("mask") == "block.text.content") == 2
+    masks = [f.get("mask") for f in data]
+    exception = data[masks.index("block.exception")]
+    assert exception["op"] == "set" and exception["block"]["id"] == "2_0"
+    error = exception["block"]["exception"]["error"]
+    assert error["reason"] == "REASON_COMPLETION_OVERLOADED"
+    assert error["localizedMessage"] == {"message": OVERLOADED_MESSAGE}
+    # the stream then closes normally: only the block carries the error
+    status = data[masks.index("block.exception") + 1]
+    assert status["message"]["status"] == "MESSAGE_STATUS_FAILED"
+    assert data[-1] == {"done": {}} and frames[-1] == (2, {})
+    assert emu.text_of(frames) == "You said: hello "
+    offsets = [f["eventOffset"] for f in data if "op" in f]
+    assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+    # generation A answers it like error_event
+    emu.fault("block_exception")
+    _, chunks = rest()
+    events = emu.sse_events(chunks)
+    assert events[-1]["event"] == "error" and events[-1]["error"]["message"] == OVERLOADED_MESSAGE
+    assert _kinds(events).count("cmpl") == 2
 
 
 def _gaps(chunk_times):
@@ -182,19 +229,3 @@ def test_unknown_fault_refused(emu):
     assert response.status_code == 400
     response = emu.client.post("/_emulator/faults", json={"fault": "throttle", "times": 0})
     assert response.status_code == 400
-
-
-@pytest.mark.parametrize("options", [{"one_stream_per_account": True}])
-def test_one_stream_per_account_option(emu):
-    token = emu.token()
-    chat_id = emu.create_chat(token)
-    body = {"messages": [{"role": "user", "content": "hi"}], "kimiplus_id": "kimi"}
-    url = f"/api/chat/{chat_id}/completion/stream"
-    open_stream = emu.client.post(url, json=body, headers=emu.auth(token))
-    second = emu.client.post(url, json=body, headers=emu.auth(token))
-    assert second.status_code == 400
-    assert second.json["error_type"] == "chat.user_stream_pushing"
-    _, _, frames = emu.chat_b(token, "hi")
-    assert frames[0][1]["error"]["message"] == "chat.user_stream_pushing"
-    open_stream.close()
-    assert emu.client.post(url, json=body, headers=emu.auth(token)).status_code == 200

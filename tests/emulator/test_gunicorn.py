@@ -171,3 +171,38 @@ def test_generation_b_stream_is_incremental_and_splits_utf8(server):
     assert timed[0][0] - started < 0.4
     assert timed[-1][0] - timed[0][0] >= 0.45 * (len(timed) - 1)
     assert _envelopes(b"".join(c for _, c in timed))[-1] == (2, {})
+
+
+def _streams(base: str) -> list[dict]:
+    return requests.get(f"{base}/_emulator/streams", timeout=5).json()["streams"]
+
+
+def test_client_disconnect_releases_the_account_promptly(server):
+    """A client that hangs up mid-answer frees its account: the next stream is accepted."""
+    response = requests.get(
+        f"{server}/api/auth/token/refresh",
+        headers={"Authorization": "Bearer disconnect-refresh"},
+        timeout=5,
+    )
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    chat_id = requests.post(
+        f"{server}/api/chat", json={"name": "x"}, headers=headers, timeout=5
+    ).json()["id"]
+    url = f"{server}/api/chat/{chat_id}/completion/stream"
+    body = {"messages": [{"role": "user", "content": "a question with a longer answer"}]}
+    _queue_slow_chunks(server)  # about 0.5 s per write: the whole answer would take seconds
+    response = requests.post(url, json=body, headers=headers, stream=True, timeout=30)
+    assert response.status_code == 200
+    next(response.iter_content(chunk_size=None))
+    assert [s["chat_id"] for s in _streams(server)] == [chat_id]
+    refused = requests.post(url, json=body, headers=headers, timeout=5)
+    assert refused.status_code == 400
+    assert refused.json()["error_type"] == "chat.user_stream_pushing"
+    hung_up = time.monotonic()
+    response.close()
+    while _streams(server) and time.monotonic() - hung_up < 5:
+        time.sleep(0.05)
+    assert _streams(server) == []
+    assert time.monotonic() - hung_up < 2.5
+    answer = requests.post(url, json=body, headers=headers, timeout=10)
+    assert answer.status_code == 200 and '"all_done"' in answer.text

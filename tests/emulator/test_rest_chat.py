@@ -50,7 +50,8 @@ def test_default_reply_stream(emu):
     kinds = _kinds(events)
     assert kinds[:3] == ["req", "resp", "debug"]
     assert kinds[-3:] == ["rename", "done", "all_done"]
-    assert set(kinds[3:-3]) == {"cmpl"}
+    # one "done" mid-answer (Kimi sends it sometimes), then more cmpl
+    assert kinds[3:-3] == ["cmpl", "done", "cmpl", "cmpl"]
     assert events[0]["content"] == "hello world"
     assert all(len(e["text"]) <= 8 for e in events if e["event"] == "cmpl")
     assert emu.cmpl_text(events) == "You said: hello world"
@@ -234,3 +235,67 @@ def test_bad_body_is_a_400(emu):
     response, _ = emu.complete(token, chat_id, None, messages=[])
     assert response.status_code == 400
     assert set(response.json) == {"error_type", "message", "detail"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"offset": "a", "size": -1},
+        {"offset": -1},
+        {"size": -1},
+        {"size": "10"},
+        {"offset": 1.5},
+        {"size": True},
+        {"offset": None},
+        {"offset": [0]},
+    ],
+)
+def test_chat_list_validates_offset_and_size(emu, body):
+    token = emu.token()
+    emu.create_chat(token)
+    response = emu.client.post("/api/chat/list", json=body, headers=emu.auth(token))
+    assert response.status_code == 400
+    assert response.json["error_type"] == "request.invalid"
+    assert set(response.json) == {"error_type", "message", "detail"}
+
+
+def test_chat_list_slices_newest_first(emu):
+    token = emu.token()
+    first, second, third = (emu.create_chat(token) for _ in range(3))
+
+    def listed(body):
+        response = emu.client.post("/api/chat/list", json=body, headers=emu.auth(token))
+        assert response.status_code == 200, response.json
+        assert response.json["total"] == 3
+        return [item["id"] for item in response.json["items"]]
+
+    assert listed({}) == [third, second, first]
+    assert listed({"offset": 1, "size": 1}) == [second]
+    assert listed({"offset": 0, "size": 2}) == [third, second]
+    assert listed({"offset": 2}) == [first]
+    assert listed({"size": 0}) == []
+    assert listed({"offset": 5, "size": 5}) == []
+
+
+def test_mid_answer_done_keeps_the_text(emu):
+    token = emu.token()
+    chat_id = emu.create_chat(token)
+    prompt = "a longer prompt, so the answer takes several deltas"
+    _, chunks = emu.complete(token, chat_id, prompt, use_search=True, model="k1")
+    events = emu.sse_events(chunks)
+    kinds = _kinds(events)
+    assert kinds.count("done") == 2 and kinds[-2:] == ["done", "all_done"]
+    middle = kinds.index("done")
+    assert "cmpl" in kinds[:middle] and "cmpl" in kinds[middle + 1 : -2]
+    assert max(i for i, k in enumerate(kinds) if k == "k1") < kinds.index("cmpl")
+    assert emu.cmpl_text(events) == "You said: " + prompt
+    turn = next(c for c in emu.chats() if c["id"] == chat_id)["turns"][0]
+    assert turn["reply"] == "You said: " + prompt
+
+
+def test_scripted_replies_have_no_mid_answer_done(emu):
+    token = emu.token()
+    chat_id = emu.create_chat(token)
+    for prompt in ("[[reply:canned]]", "[[reply:split-utf8]]", "[[reply:empty]]"):
+        _, chunks = emu.complete(token, chat_id, prompt)
+        assert _kinds(emu.sse_events(chunks)).count("done") == 1

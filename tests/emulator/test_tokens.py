@@ -90,3 +90,21 @@ def test_kimi_auth_cookie_is_accepted(emu):
     )
     assert response.status_code == 200
     assert response.json["subscription"]["userId"]
+
+
+def test_tokenfield_refresh_answers_with_token(emu):
+    response = emu.client.get("/api/auth/token/refresh", headers=emu.auth("tokenfield-alice"))
+    assert response.status_code == 200
+    assert set(response.json) == {"token", "refresh_token"}
+    assert response.json["refresh_token"] == "tokenfield-alice"
+    user = emu.client.get("/api/user", headers=emu.auth(response.json["token"]))
+    assert user.status_code == 200
+    # the same account as any other use of that refresh token
+    again = emu.client.get("/api/auth/token/refresh", headers=emu.auth("tokenfield-alice"))
+    assert (
+        emu.client.get("/api/user", headers=emu.auth(again.json["token"])).json["id"]
+        == user.json["id"]
+    )
+    # other refresh tokens keep the access_token field
+    other = emu.client.get("/api/auth/token/refresh", headers=emu.auth("alice-tokenfield-"))
+    assert "access_token" in other.json and "token" not in other.json
