@@ -113,13 +113,13 @@ def direct_connect(emulator: str) -> tuple[float, float]:
     return time.perf_counter() - start, first or 0.0
 
 
-def through_proxy(proxy: str) -> tuple[float, float]:
+def through_proxy(proxy: str, token: str = TOKEN) -> tuple[float, float]:
     start = time.perf_counter()
     first = None
     with requests.post(
         f"{proxy}/v1/chat/completions",
         stream=True,
-        headers={"Authorization": f"Bearer {TOKEN}"},
+        headers={"Authorization": f"Bearer {token}"},
         json={"model": "kimi", "stream": True, "messages": [{"role": "user", "content": PROMPT}]},
     ) as answer:
         for line in answer.iter_lines():
@@ -154,12 +154,17 @@ def main() -> None:
                 rss_before = sum(rss_kib(p) for p in workers)
                 direct_total, direct_first = measure(direct, emulator, options.requests)
                 proxy_total, proxy_first = measure(through_proxy, proxy, options.requests)
+                n = options.concurrency
+                accounts = [f"{TOKEN}-{i}" for i in range(n)]
+                for account in accounts:  # exchange each refresh token before timing
+                    through_proxy(proxy, account)
                 started = time.perf_counter()
                 with ThreadPoolExecutor(options.concurrency) as pool:
-                    list(pool.map(through_proxy, [proxy] * options.concurrency))
+                    # One account each: Kimi streams one answer per account at a time.
+                    list(pool.map(through_proxy, [proxy] * n, accounts))
                 concurrent = time.perf_counter() - started
                 rss_after = sum(rss_kib(p) for p in workers)
-                served = options.requests * 2 + 2 + options.concurrency
+                served = options.requests * 2 + 2 + 2 * n
                 print(
                     f"[{protocol}] whole answer: direct {direct_total * 1000:.1f} ms, "
                     f"proxy {proxy_total * 1000:.1f} ms, ratio {proxy_total / direct_total:.2f}"
@@ -169,7 +174,7 @@ def main() -> None:
                     f"proxy {proxy_first * 1000:.1f} ms, ratio {proxy_first / direct_first:.2f}"
                 )
                 print(
-                    f"[{protocol}] {options.concurrency} concurrent streams: "
+                    f"[{protocol}] {n} concurrent streams on {n} accounts: "
                     f"{concurrent * 1000:.0f} ms in all, "
                     f"{concurrent / options.concurrency / proxy_total:.2f}× a lone one each"
                 )

@@ -24,10 +24,16 @@ def _serve(options: argparse.Namespace) -> int:
 
 
 def _emulator(options: argparse.Namespace) -> int:
+    from .emulator.__main__ import parse_options
     from .emulator.server import serve
 
+    try:
+        emulator_options = parse_options(options.option)
+    except ValueError as exc:
+        print(f"kimiproxy emulator: {exc}", file=sys.stderr)
+        return 2
     print(f"Kimi emulator on http://{options.host}:{options.port}", flush=True)
-    serve(options.host, options.port)
+    serve(options.host, options.port, emulator_options)
     return 0
 
 
@@ -38,6 +44,8 @@ def _demo(options: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .emulator.__main__ import add_option_argument
+
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "conformance":
         from kimiproxy_conformance.cli import main as conformance_main
@@ -60,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator = commands.add_parser("emulator", help="run the Kimi emulator alone")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8001)
+    add_option_argument(emulator)
     emulator.set_defaults(run=_emulator)
     commands.add_parser(
         "conformance", help="check any OpenAI-compatible endpoint (kimiproxy conformance --help)"

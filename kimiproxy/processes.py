@@ -3,6 +3,7 @@ benchmarks), and waiting until they answer."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -35,9 +36,14 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30.0) -> No
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
-def start_emulator(port: int, *, quiet: bool = True) -> subprocess.Popen:
-    """One gevent worker: the emulator keeps its state in memory."""
+def start_emulator(
+    port: int, options: dict[str, object] | None = None, *, quiet: bool = True
+) -> subprocess.Popen:
+    """One gevent worker: the emulator keeps its state in memory. ``options`` are the
+    emulator's (``docs/emulator.md``)."""
     command = [sys.executable, "-m", "kimiproxy.emulator", "--port", str(port)]
+    for key, value in (options or {}).items():
+        command += ["--option", f"{key}={json.dumps(value)}"]
     process = _popen(command, os.environ.copy(), quiet)
     wait_ready(f"http://127.0.0.1:{port}/_emulator/calls", process)
     return process
