@@ -49,10 +49,6 @@ class ChatRequest:
     def last_message(self) -> Message:
         return self.messages[-1]
 
-    @property
-    def has_file_parts(self) -> bool:
-        return any(m.parts for m in self.messages)
-
 
 def _require(condition: bool, message: str, param: str) -> None:
     if not condition:

@@ -93,7 +93,6 @@ def test_content_parts_split_into_text_and_files():
     )
     assert request.last_message.text == "read\nthis"
     assert request.last_message.parts[0]["type"] == "file"
-    assert request.has_file_parts
 
 
 @pytest.mark.parametrize(
