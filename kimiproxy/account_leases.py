@@ -38,7 +38,8 @@ class AccountLeases:
             while True:
                 busy = {c for c in candidates if self.busy(c)}
                 chosen = choose(busy)
-                if chosen is not None:
+                # A choice outside the free candidates (a plugin ignoring ``excluded``) is none.
+                if chosen in candidates and chosen not in busy:
                     self._in_use[chosen] = self._in_use.get(chosen, 0) + 1
                     return chosen
                 remaining = deadline - time.monotonic()

@@ -73,31 +73,31 @@ class ChatPipeline:
         context = self.context
         excluded: set[str] = set()
         deadline = time.monotonic() + float(context.config["ACCOUNT_WAIT"])
-        while True:
-            credential = self._lease_account(excluded, deadline)
-            context.credential = credential
-            try:
-                self._start_attempt()
-                return
-            except KimiProxyError as error:
-                self._close_events()
-                self._release_account()
-                if self._retry_later(error, excluded, deadline):
-                    continue
-                if self._worth_another_account(error, excluded | {credential}):
-                    excluded.add(credential)
+        try:
+            while True:
+                context.credential = self._lease_account(excluded, deadline)
+                try:
+                    self._start_attempt()
+                    return
+                except KimiProxyError as error:
+                    self._close_events()
+                    self._release_account()
+                    if self._retry_later(error, excluded, deadline):
+                        continue
+                    if not self._worth_another_account(error, excluded | {context.credential}):
+                        raise
+                    excluded.add(context.credential)
                     log.warning(
                         "request %s: account failed before output (%s), trying another",
                         context.request_id,
                         error.code,
                     )
-                    continue
-                self.finish(error)
-                raise
-            except BaseException:
-                self._close_events()
-                self.finish(UpstreamError("the request failed inside the proxy"))
-                raise
+        except KimiProxyError as error:
+            self.finish(error)
+            raise
+        except BaseException:
+            self.finish(UpstreamError("the request failed inside the proxy"))
+            raise
 
     def _lease_account(self, excluded: set[str], deadline: float) -> str:
         """An account for this attempt, chosen by the credential hook among those neither failed
@@ -118,15 +118,12 @@ class ChatPipeline:
             self._leased = credential
             return credential
         if any(self.leases.busy(c) for c in candidates):
-            error: KimiProxyError = RateLimited(
+            raise RateLimited(
                 "every Kimi account given is busy with another answer; try again shortly",
                 code="account_busy",
                 retry_after=5,
             )
-        else:
-            error = AuthenticationFailed("none of the Kimi tokens given could be used")
-        self.finish(error)
-        raise error
+        raise AuthenticationFailed("none of the Kimi tokens given could be used")
 
     def _release_account(self) -> None:
         leased, self._leased = self._leased, None
@@ -276,12 +273,20 @@ class ChatPipeline:
         if self._finished:
             return
         self._finished = True
-        self._close_events()
-        self._release_account()
+        try:
+            self._close_events()
+        finally:
+            self._release_account()
         try:
             self.pm.hook.kimiproxy_cleanup(context=self.context, error=error)
         except Exception:  # a cleanup plugin failing must not turn an answer into an error
             log.exception("request %s: a cleanup hook failed", self.context.request_id)
+
+    def abandon(self) -> None:
+        """The response was closed: if the answer was not finished, its client left."""
+        if not self._finished:
+            self.context.client_disconnected = True
+        self.finish(None)
 
     @property
     def completion_id(self) -> str:

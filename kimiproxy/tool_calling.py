@@ -14,6 +14,8 @@ import re
 import uuid
 
 OPEN, CLOSE = "<tool_calls>", "</tool_calls>"
+_FENCE = re.compile(r"```[a-zA-Z]*")
+MAX_FENCE = 24  # a code fence opening longer than this is not one around a tool call
 _BLOCK = re.compile(r"^\s*(?:```[a-zA-Z]*\s*)?<tool_calls>(.*?)</tool_calls>\s*(?:```)?\s*$", re.S)
 
 
@@ -32,8 +34,8 @@ def history_text(message) -> str:
         arguments = call["function"].get("arguments") or "{}"
         try:
             arguments = json.loads(arguments)
-        except ValueError:
-            pass
+        except (ValueError, RecursionError):
+            pass  # sent as the client gave it
         calls.append({"name": call["function"]["name"], "arguments": arguments})
     block = OPEN + json.dumps(calls, ensure_ascii=False) + CLOSE
     return f"{message.text}\n{block}" if message.text else block
@@ -64,13 +66,15 @@ def parse_tool_calls(text: str, tools: list[dict]) -> list[dict] | None:
         return None
     try:
         entries = json.loads(match.group(1))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     entries = entries if isinstance(entries, list) else [entries]
     names = {t["name"] for t in tools}
     calls = []
     for entry in entries:
-        if not isinstance(entry, dict) or entry.get("name") not in names:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            return None
+        if entry["name"] not in names:
             return None
         arguments = entry.get("arguments", {})
         if not isinstance(arguments, str):
@@ -99,10 +103,13 @@ class ToolCallSniffer:
 
     def _classify(self) -> str:
         text = self.held.lstrip()
-        if text.startswith("```"):
-            if "\n" not in text:
-                return "undecided" if len(text) < 16 else "text"
-            text = text.split("\n", 1)[1].lstrip()
+        if "```".startswith(text):
+            return "undecided"
+        fence = _FENCE.match(text)
+        if fence:
+            if fence.end() == len(text) or not text[fence.end() :].strip():
+                return "undecided" if len(text) < MAX_FENCE else "text"
+            text = text[fence.end() :].lstrip()
         if text.startswith(OPEN):
             return "tool"
         return "undecided" if OPEN.startswith(text) else "text"

@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 @hookimpl
 def kimiproxy_cleanup(context, error) -> None:
     for credential, chat_id in context.created_chats:
-        if context.keep_chat and error is None and chat_id == context.chat_id:
+        answered = error is None and not context.client_disconnected
+        if context.keep_chat and answered and chat_id == context.chat_id:
             continue
         try:
             context.client.delete_chat(credential, chat_id)

@@ -45,20 +45,21 @@ def chat_completions():
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
         # A body the server never started iterating skips the generator's ``finally``.
-        response.call_on_close(lambda: pipeline.finish(None))
+        response.call_on_close(pipeline.abandon)
         return response
     return jsonify(_complete(pipeline))
 
 
 def _complete(pipeline: ChatPipeline) -> dict:
-    error = None
     try:
         message = pipeline.collect()
     except KimiProxyError as exc:
-        error = exc
+        pipeline.finish(exc)
         raise
-    finally:
-        pipeline.finish(error)
+    except BaseException:
+        pipeline.finish(UpstreamError("the answer failed inside the proxy", status=500))
+        raise
+    pipeline.finish(None)
     usage = usage_for(pipeline.context.prompt, message.text + message.reasoning_content)
     return completion_body(
         pipeline.completion_id,
