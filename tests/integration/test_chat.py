@@ -3,13 +3,12 @@ protocol generations; cleanup is checked from the emulator's record."""
 
 from __future__ import annotations
 
-import time
-
 import openai
 import pytest
 import requests
 
 from tests.helpers import wait_until
+from tests.upstream.helpers import make_jwt
 
 USER = [{"role": "user", "content": "hello there"}]
 SPLIT_UTF8_ANSWER = "中文字符和表情😀🎉测试"
@@ -209,34 +208,15 @@ def test_client_disconnect_still_cleans_up(proxy, emulator):
     assert wait_until(lambda: emulator.chats() and not emulator.undeleted_chats(), timeout=15)
 
 
-def access_jwt(subject: str = "user-jwt") -> str:
-    """An access token as the Kimi web page holds it (the emulator does not check signatures)."""
-    import base64
-    import json
-
-    def part(value: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    claims = {
-        "iss": "user-center",
-        "typ": "access",
-        "app_id": "kimi",
-        "sub": subject,
-        "space_id": "s1",
-        "device_id": "d1",
-        "iat": int(time.time()),
-        "exp": int(time.time()) + 3600,
-    }
-    return f"{part({'alg': 'HS512', 'typ': 'JWT'})}.{part(claims)}.signature"
-
-
 def completion_bodies(emulator, protocol: str) -> list[dict]:
     suffix = "/completion/stream" if protocol == "rest" else "ChatService/Chat"
     return [c["body"] for c in emulator.calls() if c["path"].endswith(suffix)]
 
 
 def test_access_jwt_is_used_directly(proxy, emulator):
-    answer = proxy.client(api_key=access_jwt()).chat.completions.create(model="kimi", messages=USER)
+    answer = proxy.client(api_key=make_jwt(sub="user-jwt")).chat.completions.create(
+        model="kimi", messages=USER
+    )
     assert answer.choices[0].message.content == "You said: hello there"
     assert not [c for c in emulator.calls() if c["path"] == "/api/auth/token/refresh"]
 
@@ -281,7 +261,7 @@ def test_token_check(proxy):
         return requests.post(f"{proxy.url}/token/check", json={"token": token}, timeout=10)
 
     assert check("a-live-refresh-token").json() == {"live": True}
-    assert check(access_jwt()).json() == {"live": True}
+    assert check(make_jwt(sub="user-jwt")).json() == {"live": True}
     dead = check("invalid-dead-token")
     assert dead.status_code == 200 and dead.json() == {"live": False}
     assert "invalid-dead-token" not in dead.text
