@@ -1,3 +1,4 @@
-"""gunicorn reads this file by default: kimiproxy's settings live in ``kimiproxy.gunicorn_conf``."""
+"""gunicorn reads this file by default: kimiproxy's settings live in
+``kimiproxy.hosting.gunicorn_conf``."""
 
-from kimiproxy.gunicorn_conf import *  # noqa: F403
+from kimiproxy.hosting.gunicorn_conf import *  # noqa: F403

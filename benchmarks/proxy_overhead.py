@@ -21,8 +21,8 @@ from pathlib import Path
 
 import requests
 
-from kimiproxy.processes import free_port, start_emulator, start_proxy, stop
-from kimiproxy.upstream.connect_framing import EnvelopeDecoder, encode_envelope
+from kimiproxy.hosting.processes import free_port, start_emulator, start_proxy, stop
+from kimiproxy.upstream.connect.framing import EnvelopeDecoder, encode_envelope
 
 TOKEN = "benchmark-token"
 PROMPT = "benchmark " * 20

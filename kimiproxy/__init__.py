@@ -13,7 +13,7 @@ hookimpl = pluggy.HookimplMarker("kimiproxy")
 
 def create_app(config=None, client=None):
     """Build the Flask app (imported lazily so plugins can import ``hookimpl`` cheaply)."""
-    from .app import create_app as _create_app
+    from kimiproxy.api.app import create_app as _create_app
 
     return _create_app(config, client)
 

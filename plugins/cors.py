@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from kimiproxy import hookimpl
-from kimiproxy.config import split_list
+from kimiproxy.settings import split_list
 
 
 @hookimpl

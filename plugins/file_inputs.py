@@ -26,7 +26,6 @@ from functools import partial
 
 from kimiproxy import hookimpl
 from kimiproxy.errors import InvalidRequest, KimiProxyError, UpstreamError
-from kimiproxy.events import UploadedFile
 from kimiproxy.inputs import (
     FetchedFile,
     FetchSettings,
@@ -37,6 +36,7 @@ from kimiproxy.inputs import (
     gather,
     ignored_parts,
 )
+from kimiproxy.upstream.events import UploadedFile
 
 log = logging.getLogger(__name__)
 # Kimi's web page accepts up to 50 files in one message.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from kimiproxy.processes import free_port, start_emulator, start_proxy, stop
+from kimiproxy.hosting.processes import free_port, start_emulator, start_proxy, stop
 
 TEST_TOKEN = "test-refresh-token"
 

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify
 
-from ..auth import request_credentials
-from ..errors import KimiProxyError, UpstreamError
-from ..openai_format import DONE, ChunkWriter, completion_body, stream_error
-from ..pipeline import ChatPipeline
-from ..request_model import parse_chat_request
-from ..state import proxy_state
-from ..usage import usage_for
-from .json_body import read_json_body
+from kimiproxy.api.auth import request_credentials
+from kimiproxy.api.json_body import read_json_body
+from kimiproxy.api.state import proxy_state
+from kimiproxy.chat.core import ChatPipeline
+from kimiproxy.chat.request import parse_chat_request
+from kimiproxy.chat.usage import usage_for
+from kimiproxy.errors import KimiProxyError, UpstreamError
+from kimiproxy.wire.openai_chat import DONE, ChunkWriter, completion_body, stream_error
 
 log = logging.getLogger(__name__)
 bp = Blueprint("chat", __name__)

@@ -6,7 +6,7 @@ import json
 
 from flask import current_app, request
 
-from ..errors import InvalidRequest, PayloadTooLarge
+from kimiproxy.errors import InvalidRequest, PayloadTooLarge
 
 
 def _reject_constant(name: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..plugin_manager import describe_plugins
-from ..state import proxy_state
+from kimiproxy.api.state import proxy_state
+from kimiproxy.hooks.manager import describe_plugins
 
 bp = Blueprint("meta", __name__)
 

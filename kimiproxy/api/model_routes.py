@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..errors import NotFound
-from ..models import known_model, listed_models
-from ..state import proxy_state
+from kimiproxy.api.state import proxy_state
+from kimiproxy.chat.model_names import known_model, listed_models
+from kimiproxy.errors import NotFound
 
 bp = Blueprint("models", __name__)
 CREATED = 1_700_000_000  # a fixed timestamp: the list does not change between calls

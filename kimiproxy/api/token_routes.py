@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..auth import TOKEN_SHAPE
-from ..errors import InvalidRequest
-from ..state import proxy_state
-from .json_body import read_json_body
+from kimiproxy.api.auth import TOKEN_SHAPE
+from kimiproxy.api.json_body import read_json_body
+from kimiproxy.api.state import proxy_state
+from kimiproxy.errors import InvalidRequest
 
 bp = Blueprint("token", __name__)
 

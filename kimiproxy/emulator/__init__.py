@@ -9,10 +9,15 @@ from __future__ import annotations
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
-from . import connect_api, connect_unary, control_api, rest_api, rest_completion, rest_files
-from .errors import connect_error, rest_error
-from .recording import record_call
-from .state import EXTENSION_KEY, EmulatorState
+from kimiproxy.emulator import control_api
+from kimiproxy.emulator.connect import chat as connect_api
+from kimiproxy.emulator.connect import unary as connect_unary
+from kimiproxy.emulator.errors import connect_error, rest_error
+from kimiproxy.emulator.recording import record_call
+from kimiproxy.emulator.rest import api as rest_api
+from kimiproxy.emulator.rest import completion as rest_completion
+from kimiproxy.emulator.rest import files as rest_files
+from kimiproxy.emulator.state import EXTENSION_KEY, EmulatorState
 
 __all__ = ["create_emulator_app"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from .server import serve
-from .state import DEFAULT_OPTIONS, merge_options
+from kimiproxy.emulator.server import serve
+from kimiproxy.emulator.state import DEFAULT_OPTIONS, merge_options
 
 
 def parse_option(text: str) -> tuple[str, object]:

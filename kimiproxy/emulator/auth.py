@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import abort, request
 
-from .errors import connect_unauthenticated, invalid_token
-from .tokens import TokenError, check_access_token
+from kimiproxy.emulator.errors import connect_unauthenticated, invalid_token
+from kimiproxy.emulator.tokens import TokenError, check_access_token
 
 
 def bearer_token() -> str | None:

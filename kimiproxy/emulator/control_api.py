@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from .bodies import BodyError, request_json_object
-from .faults import ALL_FAULTS
-from .state import get_state
+from kimiproxy.emulator.bodies import BodyError, request_json_object
+from kimiproxy.emulator.faults import ALL_FAULTS
+from kimiproxy.emulator.state import get_state
 
 bp = Blueprint("kimi_control", __name__, url_prefix="/_emulator")
 

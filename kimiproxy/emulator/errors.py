@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from .connect_framing import FLAG_END_STREAM, encode_envelope
+from kimiproxy.emulator.connect.framing import FLAG_END_STREAM, encode_envelope
 
 INVALID_TOKEN_MESSAGE = "您的授权已过期，请重新登录"
 

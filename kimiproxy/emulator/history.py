@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .ids import now_iso
-from .replies import Reply
+from kimiproxy.emulator.ids import now_iso
+from kimiproxy.emulator.replies import Reply
 
 COMPLETED = "MESSAGE_STATUS_COMPLETED"
 GENERATING = "MESSAGE_STATUS_GENERATING"

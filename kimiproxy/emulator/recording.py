@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import request
 
-from .auth import bearer_token
-from .bodies import BodyError, parse_json
-from .connect_framing import FramingError, decode_request
-from .rest_files import OSS_PREFIX
-from .state import get_state
-from .tokens import account_of
+from kimiproxy.emulator.auth import bearer_token
+from kimiproxy.emulator.bodies import BodyError, parse_json
+from kimiproxy.emulator.connect.framing import FramingError, decode_request
+from kimiproxy.emulator.rest.files import OSS_PREFIX
+from kimiproxy.emulator.state import get_state
+from kimiproxy.emulator.tokens import account_of
 
 _SECRET_HEADERS = frozenset({"authorization", "cookie"})
 

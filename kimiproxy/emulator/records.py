@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .ids import now_iso
-from .replies import Step
+from kimiproxy.emulator.ids import now_iso
+from kimiproxy.emulator.replies import Step
 
 
 @dataclass

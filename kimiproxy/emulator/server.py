@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
-from .state import merge_options
+from kimiproxy.emulator.state import merge_options
 
 
 class _EmulatorServer(BaseApplication):
@@ -22,7 +22,7 @@ class _EmulatorServer(BaseApplication):
 
     def load(self):
         # Built in the worker, after gevent has patched the standard library.
-        from . import create_emulator_app
+        from kimiproxy.emulator import create_emulator_app
 
         return create_emulator_app(self._options)
 

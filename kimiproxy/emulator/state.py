@@ -11,9 +11,9 @@ import threading
 
 from flask import current_app
 
-from .faults import fault_kind
-from .records import Chat, StoredFile, Turn
-from .replies import Step, answer_text
+from kimiproxy.emulator.faults import fault_kind
+from kimiproxy.emulator.records import Chat, StoredFile, Turn
+from kimiproxy.emulator.replies import Step, answer_text
 
 EXTENSION_KEY = "kimi_emulator"
 DEFAULT_OPTIONS: dict = {

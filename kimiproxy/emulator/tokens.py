@@ -7,7 +7,7 @@ import hashlib
 import json
 import time
 
-from .bodies import BodyError, parse_json
+from kimiproxy.emulator.bodies import BodyError, parse_json
 
 ACCESS_LIFETIME = 30 * 24 * 3600
 _HEADER = {"alg": "HS512", "typ": "JWT"}

@@ -6,11 +6,11 @@ URL or downloads an http(s) URL behind the address guard into a :class:`FetchedF
 results with the protocol client.
 """
 
-from .errors import for_part
-from .fetch import FetchedFile, fetch_part
-from .gather import gather
-from .parts import FilePart, file_parts, ignored_parts
-from .settings import FetchSettings
+from kimiproxy.inputs.errors import for_part
+from kimiproxy.inputs.fetch import FetchedFile, fetch_part
+from kimiproxy.inputs.gather import gather
+from kimiproxy.inputs.parts import FilePart, file_parts, ignored_parts
+from kimiproxy.inputs.settings import FetchSettings
 
 __all__ = [
     "FetchSettings",

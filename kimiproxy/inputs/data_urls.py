@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import IO
 from urllib.parse import unquote, unquote_to_bytes
 
-from .errors import bad_input, too_large
-from .spool import new_spool
+from kimiproxy.inputs.errors import bad_input, too_large
+from kimiproxy.inputs.spool import new_spool
 
 CHUNK_CHARS = 64 * 1024  # a multiple of 4: every chunk but the last decodes on its own
 _MIME = re.compile(r"[\w.+-]+/[\w.+-]+")

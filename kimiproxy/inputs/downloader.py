@@ -24,11 +24,16 @@ import gevent
 import requests
 import urllib3.exceptions
 
-from ..errors import InvalidRequest
-from .address_guard import DestinationRefused, ResolutionFailed, checked_addresses, pinned_session
-from .errors import bad_input, display_url, log_url, too_large
-from .settings import FetchSettings
-from .spool import CHUNK_BYTES, new_spool
+from kimiproxy.errors import InvalidRequest
+from kimiproxy.inputs.address_guard import (
+    DestinationRefused,
+    ResolutionFailed,
+    checked_addresses,
+    pinned_session,
+)
+from kimiproxy.inputs.errors import bad_input, display_url, log_url, too_large
+from kimiproxy.inputs.settings import FetchSettings
+from kimiproxy.inputs.spool import CHUNK_BYTES, new_spool
 
 log = logging.getLogger(__name__)
 USER_AGENT = "kimiproxy-file-fetch/0.1"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import InvalidRequest, KimiProxyError, PayloadTooLarge
-from .settings import describe_size
+from kimiproxy.errors import InvalidRequest, KimiProxyError, PayloadTooLarge
+from kimiproxy.inputs.settings import describe_size
 
 MAX_URL_CHARS = 200
 

@@ -6,14 +6,14 @@ import logging
 from dataclasses import dataclass
 from typing import IO
 
-from ..errors import KimiProxyError
-from .data_urls import decode_data_url
-from .downloader import download
-from .errors import bad_input, display_url, for_part, log_url
-from .file_types import describe_file, filename_from_disposition, filename_from_url
-from .parts import FilePart
-from .settings import FetchSettings
-from .spool import read_head
+from kimiproxy.errors import KimiProxyError
+from kimiproxy.inputs.data_urls import decode_data_url
+from kimiproxy.inputs.downloader import download
+from kimiproxy.inputs.errors import bad_input, display_url, for_part, log_url
+from kimiproxy.inputs.file_types import describe_file, filename_from_disposition, filename_from_url
+from kimiproxy.inputs.parts import FilePart
+from kimiproxy.inputs.settings import FetchSettings
+from kimiproxy.inputs.spool import read_head
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import InvalidRequest
-from ..request_model import ChatRequest
+from kimiproxy.chat.request import ChatRequest
+from kimiproxy.errors import InvalidRequest
 
 SCHEMES = ("http", "https", "data")
 

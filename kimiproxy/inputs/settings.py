@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .address_guard import AllowList, parse_allow_list
+from kimiproxy.inputs.address_guard import AllowList, parse_allow_list
 
 
 @dataclass(frozen=True)

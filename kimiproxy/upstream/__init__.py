@@ -1,5 +1,5 @@
 """Clients for the two generations of the Kimi web protocol, behind one interface."""
 
-from .base import ChatTurn, UpstreamClient, make_client
+from kimiproxy.upstream.base import ChatTurn, UpstreamClient, make_client
 
 __all__ = ["ChatTurn", "UpstreamClient", "make_client"]

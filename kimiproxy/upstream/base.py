@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from ..events import Event, UploadedFile
-from ..models import ModelSpec
+from kimiproxy.chat.model_names import ModelSpec
+from kimiproxy.upstream.events import Event, UploadedFile
 
 
 @dataclass
@@ -29,7 +29,8 @@ class ChatTurn:
 class UpstreamClient(Protocol):
     """What the pipeline needs from a protocol generation.
 
-    ``chat`` yields :mod:`kimiproxy.events`: first :class:`ChatStarted` (as soon as the chat id is
+    ``chat`` yields :mod:`kimiproxy.upstream.events`: first :class:`ChatStarted` (as soon as the
+    chat id is
     known, so a failure after it can still be cleaned up), then deltas, search results, and one
     :class:`Finished` or :class:`UpstreamFailed`. Errors before the first event are raised as
     :class:`kimiproxy.errors.KimiProxyError`. Closing the iterator closes the upstream stream.
@@ -70,11 +71,11 @@ def make_client(config: dict) -> UpstreamClient:
     """Build the client for ``config["PROTOCOL"]`` (``connect`` or ``rest``)."""
     protocol = config["PROTOCOL"]
     if protocol == "connect":
-        from .connect_client import ConnectClient
+        from kimiproxy.upstream.connect.client import ConnectClient
 
         return ConnectClient(config)
     if protocol == "rest":
-        from .rest_client import RestClient
+        from kimiproxy.upstream.rest.client import RestClient
 
         return RestClient(config)
     raise ValueError(f"unknown KIMIPROXY_PROTOCOL {protocol!r}; use 'connect' or 'rest'")

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 import requests
 import urllib3.exceptions
 
-from ..errors import (
+from kimiproxy.errors import (
     AuthenticationFailed,
     KimiProxyError,
     NotFound,

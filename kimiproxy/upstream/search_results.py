@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..events import SearchResult
+from kimiproxy.upstream.events import SearchResult
 
 
 class SearchResults:

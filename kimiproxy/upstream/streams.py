@@ -15,8 +15,8 @@ import requests
 import urllib3.exceptions
 import urllib3.response
 
-from ..errors import UpstreamTimeout
-from .failures import map_failure
+from kimiproxy.errors import UpstreamTimeout
+from kimiproxy.upstream.failures import map_failure
 
 CHUNK = 16 * 1024
 

@@ -19,8 +19,13 @@ from dataclasses import dataclass
 
 import requests
 
-from ..errors import AuthenticationFailed, UpstreamError
-from .failures import error_fields, error_from_response, is_auth_failure, map_failure
+from kimiproxy.errors import AuthenticationFailed, UpstreamError
+from kimiproxy.upstream.failures import (
+    error_fields,
+    error_from_response,
+    is_auth_failure,
+    map_failure,
+)
 
 log = logging.getLogger(__name__)
 

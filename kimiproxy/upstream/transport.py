@@ -9,9 +9,9 @@ from typing import Any
 
 import requests
 
-from ..errors import UpstreamError
-from .failures import error_from_response, is_auth_failure, map_failure
-from .tokens import TokenCache, fingerprint, refresh_access_token
+from kimiproxy.errors import UpstreamError
+from kimiproxy.upstream.failures import error_from_response, is_auth_failure, map_failure
+from kimiproxy.upstream.tokens import TokenCache, fingerprint, refresh_access_token
 
 log = logging.getLogger(__name__)
 

@@ -225,7 +225,8 @@ def test_continuation_is_a_stream_too(emu):
 
 @pytest.mark.parametrize("protocol", ["rest", "connect"])
 def test_a_crash_while_preparing_the_answer_releases_the_slot(emu, monkeypatch, protocol):
-    from kimiproxy.emulator import connect_api, rest_completion
+    from kimiproxy.emulator.connect import chat as connect_api
+    from kimiproxy.emulator.rest import completion as rest_completion
 
     module = rest_completion if protocol == "rest" else connect_api
 

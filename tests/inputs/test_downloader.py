@@ -8,10 +8,10 @@ import time
 import pytest
 
 from kimiproxy.errors import InvalidRequest, PayloadTooLarge
+from kimiproxy.hosting.processes import free_port
 from kimiproxy.inputs import FetchSettings
 from kimiproxy.inputs.address_guard import parse_allow_list
 from kimiproxy.inputs.downloader import download
-from kimiproxy.processes import free_port
 
 from .samples import Route, make_pdf
 

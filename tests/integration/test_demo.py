@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from kimiproxy.processes import free_port
+from kimiproxy.hosting.processes import free_port
 
 
 def test_demo_runs_the_emulator_and_the_proxy_and_answers():

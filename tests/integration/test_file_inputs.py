@@ -221,7 +221,7 @@ def test_unreachable_url_names_the_status(allowed, emulator, files, stream):
 
 
 def test_unreachable_host(allowed, emulator):
-    from kimiproxy.processes import free_port
+    from kimiproxy.hosting.processes import free_port
 
     url = f"http://127.0.0.1:{free_port()}/a.pdf"
     error = refused(allowed, [file_part(url)])

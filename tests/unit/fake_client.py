@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kimiproxy.events import ChatStarted, Finished, TextDelta
 from kimiproxy.upstream import ChatTurn
+from kimiproxy.upstream.events import ChatStarted, Finished, TextDelta
 
 
 class ScriptedClient:

@@ -3,8 +3,8 @@
 import threading
 import time
 
-from kimiproxy.account_leases import AccountLeases
-from kimiproxy.events import Finished, TextDelta
+from kimiproxy.chat.leases import AccountLeases
+from kimiproxy.upstream.events import Finished, TextDelta
 
 USER = [{"role": "user", "content": "hi"}]
 

@@ -7,8 +7,8 @@ import pytest
 
 from kimiproxy import hookimpl
 from kimiproxy.errors import RateLimited
-from kimiproxy.events import Finished, TextDelta
-from kimiproxy.tool_calling import ToolCallSniffer
+from kimiproxy.tools.calling import ToolCallSniffer
+from kimiproxy.upstream.events import Finished, TextDelta
 
 USER = [{"role": "user", "content": "hi"}]
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
@@ -119,7 +119,7 @@ def test_a_credential_plugin_failing_on_a_retry_still_cleans_up(make_app, script
 
     def script(turn):
         def answer():
-            from kimiproxy.events import UpstreamFailed
+            from kimiproxy.upstream.events import UpstreamFailed
 
             yield UpstreamFailed(RateLimited("throttled"))
 

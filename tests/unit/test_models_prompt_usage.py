@@ -2,10 +2,10 @@
 
 import pytest
 
-from kimiproxy.models import known_model, parse_model
-from kimiproxy.prompt import FOCUS_ON_LATEST, merge_messages
-from kimiproxy.request_model import Message
-from kimiproxy.usage import count_tokens, usage_for
+from kimiproxy.chat.model_names import known_model, parse_model
+from kimiproxy.chat.prompt import FOCUS_ON_LATEST, merge_messages
+from kimiproxy.chat.request import Message
+from kimiproxy.chat.usage import count_tokens, usage_for
 
 
 @pytest.mark.parametrize(

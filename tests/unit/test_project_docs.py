@@ -4,8 +4,8 @@ import inspect
 import re
 from pathlib import Path
 
-from kimiproxy import hookspecs
-from kimiproxy.config import DEFAULTS
+from kimiproxy.hooks import specs as hookspecs
+from kimiproxy.settings import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -7,7 +7,13 @@ import pytest
 
 from kimiproxy import hookimpl
 from kimiproxy.errors import RateLimited, UpstreamError
-from kimiproxy.events import Finished, SearchResult, TextDelta, ThinkingDelta, UpstreamFailed
+from kimiproxy.upstream.events import (
+    Finished,
+    SearchResult,
+    TextDelta,
+    ThinkingDelta,
+    UpstreamFailed,
+)
 
 USER = [{"role": "user", "content": "hi"}]
 

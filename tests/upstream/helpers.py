@@ -14,8 +14,8 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kimiproxy.config import load_config
-from kimiproxy.upstream.connect_framing import FLAG_END_STREAM, encode_envelope
+from kimiproxy.settings import load_config
+from kimiproxy.upstream.connect.framing import FLAG_END_STREAM, encode_envelope
 
 BASE = "https://kimi.test"
 REFRESH_URL = BASE + "/api/auth/token/refresh"

@@ -8,6 +8,7 @@ import json
 import pytest
 import responses
 
+from kimiproxy.chat.model_names import parse_model
 from kimiproxy.errors import (
     AuthenticationFailed,
     NotFound,
@@ -15,7 +16,16 @@ from kimiproxy.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from kimiproxy.events import (
+from kimiproxy.upstream import ChatTurn, make_client
+from kimiproxy.upstream.connect.client import (
+    CHAT_PATH,
+    DELETE_CHAT_PATH,
+    UPLOAD_PATH,
+    ConnectClient,
+)
+from kimiproxy.upstream.connect.framing import EnvelopeDecoder
+from kimiproxy.upstream.connect.history import LIST_MESSAGES_PATH, latest_assistant_id
+from kimiproxy.upstream.events import (
     ChatStarted,
     Finished,
     SearchResult,
@@ -24,16 +34,6 @@ from kimiproxy.events import (
     UploadedFile,
     UpstreamFailed,
 )
-from kimiproxy.models import parse_model
-from kimiproxy.upstream import ChatTurn, make_client
-from kimiproxy.upstream.connect_client import (
-    CHAT_PATH,
-    DELETE_CHAT_PATH,
-    UPLOAD_PATH,
-    ConnectClient,
-)
-from kimiproxy.upstream.connect_framing import EnvelopeDecoder
-from kimiproxy.upstream.connect_history import LIST_MESSAGES_PATH, latest_assistant_id
 
 from .helpers import (
     BASE,

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from kimiproxy.upstream.connect_framing import (
+from kimiproxy.upstream.connect.framing import (
     FLAG_END_STREAM,
     EnvelopeDecoder,
     FramingError,

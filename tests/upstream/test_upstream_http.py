@@ -19,7 +19,6 @@ from kimiproxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from kimiproxy.upstream.bodies import FileSlice, MultipartFile
 from kimiproxy.upstream.failures import (
     error_from_response,
     map_failure,
@@ -29,6 +28,7 @@ from kimiproxy.upstream.failures import (
 from kimiproxy.upstream.sessions import make_session
 from kimiproxy.upstream.tokens import TokenCache
 from kimiproxy.upstream.transport import Transport
+from kimiproxy.upstream.upload_bodies import FileSlice, MultipartFile
 
 from .helpers import BASE, make_jwt
 

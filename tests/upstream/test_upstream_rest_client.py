@@ -11,6 +11,7 @@ import requests
 import responses
 from responses import matchers
 
+from kimiproxy.chat.model_names import ModelSpec, parse_model
 from kimiproxy.errors import (
     AuthenticationFailed,
     NotFound,
@@ -19,7 +20,8 @@ from kimiproxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from kimiproxy.events import (
+from kimiproxy.upstream import ChatTurn, make_client
+from kimiproxy.upstream.events import (
     ChatStarted,
     Finished,
     SearchResult,
@@ -28,10 +30,8 @@ from kimiproxy.events import (
     UploadedFile,
     UpstreamFailed,
 )
-from kimiproxy.models import ModelSpec, parse_model
-from kimiproxy.upstream import ChatTurn, make_client
-from kimiproxy.upstream.rest_bodies import K1_KIMIPLUS_ID, wrap_urls
-from kimiproxy.upstream.rest_client import RestClient
+from kimiproxy.upstream.rest.bodies import K1_KIMIPLUS_ID, wrap_urls
+from kimiproxy.upstream.rest.client import RestClient
 
 from .helpers import BASE, REFRESH_URL, chunked_body, make_jwt, settings, split_every, sse
 

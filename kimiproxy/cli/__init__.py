@@ -1,0 +1,1 @@
+"""The ``kimiproxy`` command line."""

@@ -1,0 +1,57 @@
+"""Building the plugin manager: the built-in plugins, then third-party ones from entry points."""
+
+from __future__ import annotations
+
+import importlib
+
+import pluggy
+
+from kimiproxy.hooks import specs as hookspecs
+from kimiproxy.settings import split_list
+
+PROJECT = "kimiproxy"
+DEFAULT_PLUGINS = {
+    "random_credential": "kimiproxy_plugins.random_credential",
+    "file_inputs": "kimiproxy_plugins.file_inputs",
+    "citations": "kimiproxy_plugins.citations",
+    "chat_cleanup": "kimiproxy_plugins.chat_cleanup",
+    "cors": "kimiproxy_plugins.cors",
+}
+
+
+def build_plugin_manager(config: dict) -> pluggy.PluginManager:
+    """A fresh manager for one app: defaults minus ``DISABLE_PLUGINS``, then entry points."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    disabled = set(split_list(config.get("DISABLE_PLUGINS")))
+    for name in disabled:
+        pm.set_blocked(name)
+    for name, module_path in DEFAULT_PLUGINS.items():
+        if name not in disabled:
+            pm.register(importlib.import_module(module_path), name=name)
+    if config.get("LOAD_ENTRYPOINT_PLUGINS", True):
+        pm.load_setuptools_entrypoints(PROJECT)
+    pm.check_pending()
+    if not pm.hook.kimiproxy_select_credential.get_hookimpls():
+        raise RuntimeError(
+            "no plugin implements kimiproxy_select_credential: "
+            "do not disable random_credential without a replacement"
+        )
+    return pm
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> list[dict]:
+    """Name, module and hooks of every registered plugin, for ``GET /-/plugins``."""
+    described = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # a blocked (disabled) name
+            continue
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+        described.append(
+            {
+                "name": name,
+                "module": getattr(plugin, "__name__", type(plugin).__name__),
+                "hooks": hooks,
+            }
+        )
+    return sorted(described, key=lambda p: p["name"])

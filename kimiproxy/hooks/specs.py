@@ -1,0 +1,80 @@
+"""The hooks a chat request flows through. Each spec's docstring is its contract.
+
+Implement them with ``from kimiproxy import hookimpl``; pluggy passes only the arguments an
+implementation names, so specs may gain parameters without breaking plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from kimiproxy.chat.context import AnswerMessage, ChatContext, Delta
+    from kimiproxy.chat.request import ChatRequest
+    from kimiproxy.errors import KimiProxyError
+
+hookspec = pluggy.HookspecMarker("kimiproxy")
+
+
+@hookspec(firstresult=True)
+def kimiproxy_select_credential(
+    credentials: list[str], excluded: set[str], request: ChatRequest, context: ChatContext
+) -> str | None:
+    """Choose the Kimi token (refresh token or access JWT) to answer ``request`` with.
+
+    ``credentials`` are the caller's tokens in the order given; ``excluded`` are tokens that
+    already failed for this request (throttled, busy or rejected) or are answering another
+    request right now, and must not be chosen. Return one token, or ``None`` to let the next
+    implementation decide (when every implementation says ``None`` while some tokens are busy,
+    the request waits for one to come free). Keep it quick: it runs under the account lock.
+    Stops at the first non-None result; the built-in ``random_credential`` plugin answers last.
+    """
+
+
+@hookspec
+def kimiproxy_prepare_request(request: ChatRequest, context: ChatContext) -> None:
+    """Prepare the turn before it goes upstream; every implementation runs.
+
+    May change ``context.prompt`` (the merged text sent to Kimi), append to ``context.files``
+    (:class:`kimiproxy.upstream.events.UploadedFile` already uploaded with ``context.client``),
+    or create the
+    upstream chat early with ``context.ensure_chat()``. Raise a
+    :class:`kimiproxy.errors.KimiProxyError` to refuse the request; cleanup still runs.
+    """
+
+
+@hookspec
+def kimiproxy_process_delta(delta: Delta, context: ChatContext) -> None:
+    """Rewrite one piece of output before a streaming client gets it; every implementation runs.
+
+    ``delta.kind`` is ``content``, ``reasoning`` or ``citation``; set ``delta.text`` to change it,
+    to ``""`` to drop it. A ``citation`` delta starts with no text and carries
+    ``delta.search_result`` (the ``delta.number``-th of the answer); the built-in ``citations``
+    plugin renders it first. Runs on the hot path: keep it cheap.
+    """
+
+
+@hookspec
+def kimiproxy_process_message(message: AnswerMessage, context: ChatContext) -> None:
+    """Rewrite the complete answer (``message.content``, ``message.reasoning_content``) of a
+    non-streamed request before it is returned; for a streamed one it sees the assembled answer
+    after the last delta, when changes no longer reach the client. Every implementation runs.
+    """
+
+
+@hookspec
+def kimiproxy_cleanup(context: ChatContext, error: KimiProxyError | None) -> None:
+    """Release what the request created upstream; every implementation runs.
+
+    Called exactly once per chat request after the answer: also when the client disconnected
+    (``context.client_disconnected``) or an error happened (``error``). Must not raise.
+    """
+
+
+@hookspec
+def kimiproxy_register_routes(app: Flask) -> None:
+    """Add routes or blueprints to the Flask app while ``create_app`` builds it."""

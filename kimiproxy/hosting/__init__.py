@@ -1,0 +1,1 @@
+"""Running kimiproxy: gunicorn settings, the WSGI entry point and process helpers."""

@@ -1,0 +1,1 @@
+"""Tool (function) calling on top of a chat that has none."""

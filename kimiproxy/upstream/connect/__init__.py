@@ -1,0 +1,1 @@
+"""The ``connect`` protocol client: Kimi's Connect RPC API (www.kimi.com)."""

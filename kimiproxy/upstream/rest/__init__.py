@@ -1,0 +1,1 @@
+"""The ``rest`` protocol client: Kimi's REST endpoints and Server-Sent Events."""

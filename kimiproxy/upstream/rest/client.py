@@ -1,0 +1,201 @@
+"""Generation A client: Kimi's REST endpoints and its Server-Sent Events completion stream
+(kimi.moonshot.cn, as kimi-free-api spoke it). See ``kimi-protocol.md``, "Generation A".
+
+This module runs a turn: create the chat, open the completion stream, continue the answer after
+a ``length`` cut. The request bodies are in :mod:`.rest_bodies`, the stream's events in
+:mod:`.rest_events`, the upload flow in :mod:`.rest_files`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Iterator
+from typing import BinaryIO
+from urllib.parse import quote
+
+import requests
+
+from kimiproxy.chat.model_names import ModelSpec
+from kimiproxy.errors import (
+    AuthenticationFailed,
+    KimiProxyError,
+    NotFound,
+    RateLimited,
+    UpstreamError,
+)
+from kimiproxy.upstream.base import ChatTurn
+from kimiproxy.upstream.events import ChatStarted, Event, Finished, UploadedFile, UpstreamFailed
+from kimiproxy.upstream.failures import map_failure
+from kimiproxy.upstream.rest.api import RestApi
+from kimiproxy.upstream.rest.bodies import completion_body, continuation_body, new_chat_body
+from kimiproxy.upstream.rest.events import AnswerProgress, read_segment
+from kimiproxy.upstream.rest.files import RestUploads
+from kimiproxy.upstream.sessions import browser_session, origin_of, timeouts
+from kimiproxy.upstream.transport import Transport, parse_json
+
+log = logging.getLogger(__name__)
+
+
+class RestClient:
+    """:class:`~kimiproxy.upstream.base.UpstreamClient` for generation A."""
+
+    protocol = "rest"
+
+    def __init__(self, config: dict, session: requests.Session | None = None):
+        base = str(config["UPSTREAM"]).rstrip("/")
+        self._origin = origin_of(base)
+        self._timeout = timeouts(config)
+        self._max_continuations = int(config["MAX_CONTINUATIONS"])
+        self.poll_interval = 1.0  # seconds between POST /api/file polls
+        self._session = browser_session(self._origin, session=session)
+        transport = Transport.refreshing_through(
+            self._session, base, self._timeout, ttl=float(config["ACCESS_TOKEN_TTL"])
+        )
+        self.tokens = transport.tokens
+        self._api = RestApi(transport)
+        self._uploads = RestUploads(self._api, self._timeout, float(config["FILE_PARSE_TIMEOUT"]))
+
+    # -- public interface ---------------------------------------------------------------------
+
+    def chat(self, turn: ChatTurn) -> Iterator[Event]:
+        """Stream one turn; see :class:`~kimiproxy.upstream.base.UpstreamClient`."""
+        if turn.model.research:
+            self.check_research_quota(turn.credential)
+        if turn.chat_id is None:
+            chat_id = self.create_chat(turn.credential, turn.model)
+            # Announce the chat before anything else can fail, so the caller can delete it.
+            yield ChatStarted(chat_id)
+            try:
+                response = self._open_stream(turn.credential, chat_id, completion_body(turn))
+            except KimiProxyError as error:
+                yield UpstreamFailed(error)
+                return
+        else:
+            chat_id = turn.chat_id
+            # Nothing is out yet, so a failure to open is raised (the pipeline may retry).
+            response = self._open_stream(turn.credential, chat_id, completion_body(turn))
+            try:
+                yield ChatStarted(chat_id)
+            except BaseException:
+                # Closed right here, before _answer owns the stream: close it ourselves.
+                response.close()
+                raise
+        yield from self._answer(turn, chat_id, response)
+
+    def check_token(self, credential: str) -> bool:
+        """``GET /api/user`` answers for a live account."""
+        try:
+            self._api.json(credential, "GET", "/api/user")
+        except AuthenticationFailed:
+            return False
+        return True
+
+    def create_chat(self, credential: str, model: ModelSpec) -> str:
+        """``POST /api/chat`` → the new chat's id."""
+        answer = self._api.json(credential, "POST", "/api/chat", json=new_chat_body(model))
+        chat_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(chat_id, str) or not chat_id:
+            raise UpstreamError("Kimi created a chat but did not say its id")
+        return chat_id
+
+    def delete_chat(self, credential: str, chat_id: str) -> None:
+        """``DELETE /api/chat/<id>``; a chat that is already gone is fine."""
+        try:
+            response = self._api.send(
+                credential, "DELETE", f"/api/chat/{quote(chat_id, safe='')}", allow_status=(404,)
+            )
+        except NotFound:
+            return
+        response.close()
+
+    def check_research_quota(self, credential: str) -> None:
+        """Refuse a research turn when the account has used all its research answers."""
+        usage = self._api.json(credential, "GET", "/api/chat/research/usage")
+        if not isinstance(usage, dict):
+            return
+        used, total = usage.get("used"), usage.get("total")
+        if isinstance(used, (int, float)) and isinstance(total, (int, float)) and used >= total:
+            raise RateLimited(
+                f"This Kimi account has used all of its research answers ({used:g} of "
+                f"{total:g}); try again later or use a model without research",
+                code="research_quota_exhausted",
+            )
+
+    def upload_file(
+        self,
+        credential: str,
+        name: str,
+        mime_type: str,
+        body: BinaryIO,
+        size: int,
+        kind: str,
+        chat_id: str | None = None,
+    ) -> UploadedFile:
+        """Pre-sign, PUT the bytes, wait for Kimi to take the file, let it parse; see base."""
+        return self._uploads.upload(
+            credential, name, mime_type, body, size, kind, chat_id, poll_interval=self.poll_interval
+        )
+
+    def close(self) -> None:
+        self._session.close()
+        self._uploads.close()
+
+    # -- the answer stream --------------------------------------------------------------------
+
+    def _open_stream(self, credential: str, chat_id: str, body: dict) -> requests.Response:
+        response = self._api.send(
+            credential,
+            "POST",
+            f"/api/chat/{quote(chat_id, safe='')}/completion/stream",
+            json=body,
+            stream=True,
+            headers={
+                "Referer": f"{self._origin}/chat/{quote(chat_id, safe='')}",
+                "Accept": "text/event-stream",
+            },
+        )
+        if "json" not in response.headers.get("Content-Type", ""):
+            return response
+        # kimi-free-api saw Kimi answer 200 with an error object instead of a stream.
+        answer = parse_json(response, "the completion request")
+        fields = answer if isinstance(answer, dict) else {}
+        error = map_failure(
+            kind=fields.get("error_type"),
+            message=fields.get("message") or "Kimi did not answer with an event stream",
+            secrets=self.tokens.secrets_for(credential),
+        )
+        if isinstance(error, AuthenticationFailed):
+            # The transport saw a 200 and kept the token; drop it so the next call refreshes.
+            self.tokens.invalidate(credential)
+        raise error
+
+    def _answer(
+        self, turn: ChatTurn, chat_id: str, response: requests.Response
+    ) -> Generator[Event, None, None]:
+        progress = AnswerProgress()
+        continuations = 0
+        while True:
+            try:
+                outcome = yield from read_segment(
+                    response,
+                    progress,
+                    read_timeout=self._timeout[1],
+                    secrets=self.tokens.secrets_for(turn.credential),
+                )
+            finally:
+                response.close()
+            if outcome != "length":
+                if outcome == "stop":
+                    yield Finished("stop")
+                return
+            if continuations >= self._max_continuations or not progress.segment_id:
+                yield Finished("length")
+                return
+            continuations += 1
+            log.debug("continuing chat %s after a length cut (%d)", chat_id, continuations)
+            body = continuation_body(progress.segment_id, turn.model)
+            try:
+                response = self._open_stream(turn.credential, chat_id, body)
+            except KimiProxyError as error:
+                yield UpstreamFailed(error)
+                return

@@ -1,0 +1,1 @@
+"""Wire formats: how each API surface reads its requests and writes its answers."""
