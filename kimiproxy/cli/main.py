@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from kimiproxy.settings import load_config, unknown_environment
+
 
 def _exec_gunicorn(arguments: list[str]) -> int:
     command = [sys.executable, "-m", "gunicorn", *arguments]
@@ -14,12 +16,25 @@ def _exec_gunicorn(arguments: list[str]) -> int:
 
 
 def _serve(options: argparse.Namespace) -> int:
+    if options.host:
+        os.environ["KIMIPROXY_HOST"] = options.host
+    if options.port:
+        os.environ["KIMIPROXY_PORT"] = str(options.port)
     if options.host or options.port:
-        host = options.host or os.environ.get("KIMIPROXY_HOST", "0.0.0.0")
-        port = options.port or int(os.environ.get("KIMIPROXY_PORT", "8000"))
-        os.environ["KIMIPROXY_BIND"] = f"{host}:{port}"
+        os.environ.pop("KIMIPROXY_BIND", None)
     if options.workers:
         os.environ["KIMIPROXY_WORKERS"] = str(options.workers)
+    from kimiproxy import create_app
+
+    try:
+        settings = load_config()
+        # Start-up hooks (plugins' own checks) run here too, before anything listens.
+        create_app(settings)
+    except ValueError as exc:  # SettingsError, or a plugin refusing its settings
+        print(f"kimiproxy: {exc}", file=sys.stderr)
+        return 2
+    for name in unknown_environment():
+        print(f"kimiproxy: warning: {name} is not a setting; ignored", file=sys.stderr)
     return _exec_gunicorn(["-c", "python:kimiproxy.hosting.gunicorn_conf"])
 
 

@@ -1,4 +1,4 @@
-"""gunicorn settings for kimiproxy, each read from the environment.
+"""gunicorn settings for kimiproxy, read from the environment through :mod:`kimiproxy.settings`.
 
 | variable | meaning | default |
 |---|---|---|
@@ -15,21 +15,24 @@ imports ``ssl`` or ``socket`` users.
 """
 
 import faulthandler
-import os
 import signal
 import sys
 
-_host = os.environ.get("KIMIPROXY_HOST", "0.0.0.0")
-_port = os.environ.get("KIMIPROXY_PORT", "8000")
-bind = os.environ.get("KIMIPROXY_BIND", f"{_host}:{_port}")
+from kimiproxy.hosting.logs import configure_logging
+from kimiproxy.settings import load_config
+
+settings = load_config()
+configure_logging(settings.log_level)
+bind = settings.bind_address
 worker_class = "gevent"
-workers = int(os.environ.get("KIMIPROXY_WORKERS", "2"))
-worker_connections = int(os.environ.get("KIMIPROXY_WORKER_CONNECTIONS", "1000"))
-timeout = int(os.environ.get("KIMIPROXY_TIMEOUT", "120"))
-graceful_timeout = int(os.environ.get("KIMIPROXY_GRACEFUL_TIMEOUT", "60"))
+workers = settings.workers
+worker_connections = settings.worker_connections
+timeout = settings.timeout
+graceful_timeout = settings.graceful_timeout
+loglevel = settings.log_level.lower()
 keepalive = 5
 preload_app = False
-accesslog = os.environ.get("KIMIPROXY_ACCESS_LOG", "-")
+accesslog = settings.access_log or None
 # The query string never carries secrets here, but headers do: the format logs none of them.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
 wsgi_app = "kimiproxy.hosting.wsgi:app"

@@ -28,11 +28,8 @@ where a request really goes.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
-import re
 import socket
-from dataclasses import dataclass
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -40,13 +37,13 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
-_HOST_NAME = re.compile(
-    r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?"
+from kimiproxy.allow_list import (
+    NAT64,
+    NAT64_LOCAL,
+    AllowList,
+    IPAddress,
+    embedded_ipv4,
+    normal_host,
 )
 
 
@@ -56,73 +53,6 @@ class DestinationRefused(Exception):
 
 class ResolutionFailed(Exception):
     """The host name could not be resolved."""
-
-
-@dataclass(frozen=True)
-class AllowList:
-    """Destinations an operator allows although they are not public (``KIMIPROXY_FETCH_ALLOW``)."""
-
-    hosts: frozenset[str] = frozenset()
-    suffixes: tuple[str, ...] = ()  # from "*.example.com": ".example.com"
-    networks: tuple[IPNetwork, ...] = ()
-
-    def allows_host(self, host: str) -> bool:
-        name = _normal_host(host)
-        return name in self.hosts or any(name.endswith(suffix) for suffix in self.suffixes)
-
-    def allows_address(self, address: IPAddress) -> bool:
-        candidates = [address, *embedded_ipv4(address)]
-        return any(a in network for a in candidates for network in self.networks)
-
-
-def _normal_host(host: str) -> str:
-    return host.strip("[]").rstrip(".").lower()
-
-
-@functools.lru_cache(maxsize=32)
-def parse_allow_list(value: str) -> AllowList:
-    """``"files.internal, 10.0.0.0/8, 127.0.0.1, *.corp.example"`` → :class:`AllowList`.
-
-    Raises ``ValueError`` naming the entry that is neither a host name nor an IP network."""
-    hosts: set[str] = set()
-    suffixes: list[str] = []
-    networks: list[IPNetwork] = []
-    for raw in value.split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
-            continue
-        except ValueError:
-            pass
-        name = entry.lower().rstrip(".")
-        if not _HOST_NAME.fullmatch(name):
-            raise ValueError(
-                f"KIMIPROXY_FETCH_ALLOW: {entry!r} is neither a host name nor an IP "
-                "address or CIDR network"
-            )
-        if name.startswith("*."):
-            suffixes.append(name[1:])
-        else:
-            hosts.add(name)
-    return AllowList(frozenset(hosts), tuple(suffixes), tuple(networks))
-
-
-def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address leads to (mapped, NAT64, 6to4, Teredo); none for IPv4."""
-    if address.version == 4:
-        return []
-    found: list[ipaddress.IPv4Address] = []
-    if address.ipv4_mapped is not None:
-        found.append(address.ipv4_mapped)
-    if address in _NAT64:
-        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    if address.sixtofour is not None:
-        found.append(address.sixtofour)
-    if address.teredo is not None:
-        found.extend(address.teredo)
-    return found
 
 
 def _plainly_public(address: IPAddress) -> bool:
@@ -144,9 +74,9 @@ def is_public_address(address: IPAddress) -> bool:
     if address.version == 6:
         if address.ipv4_mapped is not None:
             return _plainly_public(address.ipv4_mapped)
-        if address in _NAT64:  # the well-known prefix sits in ::/8, "reserved"; judge the IPv4 one
+        if address in NAT64:  # the well-known prefix sits in ::/8, "reserved"; judge the IPv4 one
             return _plainly_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-        if address in _NAT64_LOCAL:
+        if address in NAT64_LOCAL:
             return False
     return _plainly_public(address) and all(_plainly_public(a) for a in embedded_ipv4(address))
 
@@ -169,7 +99,7 @@ def describe_address(address: IPAddress) -> str:
 def resolve(host: str, port: int) -> list[str]:
     """The addresses ``host`` resolves to for a TCP connection, in the resolver's order."""
     try:
-        infos = socket.getaddrinfo(_normal_host(host), port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(normal_host(host), port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise ResolutionFailed(f"the host name {host} could not be resolved") from exc
     addresses: list[str] = []
@@ -205,7 +135,7 @@ def checked_addresses(host: str, port: int, allow: AllowList) -> list[str]:
 
 def _literal(host: str) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(_normal_host(host))
+        return ipaddress.ip_address(normal_host(host))
     except ValueError:
         return None
 

@@ -1,11 +1,14 @@
-"""The file-input settings of one app, read once from the config dict."""
+"""The file-input settings of one app, taken from its :class:`~kimiproxy.settings.Settings`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kimiproxy.inputs.address_guard import AllowList, parse_allow_list
+from kimiproxy.allow_list import AllowList
+
+if TYPE_CHECKING:
+    from kimiproxy.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -20,16 +23,15 @@ class FetchSettings:
     allow: AllowList = AllowList()
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> FetchSettings:
-        """Build from the app's settings; raises ``ValueError`` for a bad ``FETCH_ALLOW``."""
-        defaults = cls()
+    def from_settings(cls, settings: Settings) -> FetchSettings:
+        """The file-input part of the app's settings."""
         return cls(
-            max_bytes=int(config.get("MAX_FILE_BYTES", defaults.max_bytes)),
-            connect_timeout=float(config.get("FETCH_CONNECT_TIMEOUT", defaults.connect_timeout)),
-            read_timeout=float(config.get("FETCH_READ_TIMEOUT", defaults.read_timeout)),
-            total_timeout=float(config.get("FETCH_TOTAL_TIMEOUT", defaults.total_timeout)),
-            max_redirects=int(config.get("FETCH_MAX_REDIRECTS", defaults.max_redirects)),
-            allow=parse_allow_list(str(config.get("FETCH_ALLOW") or "")),
+            max_bytes=settings.max_file_bytes,
+            connect_timeout=settings.fetch_connect_timeout,
+            read_timeout=settings.fetch_read_timeout,
+            total_timeout=settings.fetch_total_timeout,
+            max_redirects=settings.fetch_max_redirects,
+            allow=settings.fetch_allow,
         )
 
 

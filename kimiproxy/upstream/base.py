@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.upstream.events import Event, UploadedFile
+
+if TYPE_CHECKING:
+    from kimiproxy.settings import Settings
 
 
 @dataclass
@@ -67,15 +70,15 @@ class UpstreamClient(Protocol):
     def close(self) -> None: ...
 
 
-def make_client(config: dict) -> UpstreamClient:
-    """Build the client for ``config["PROTOCOL"]`` (``connect`` or ``rest``)."""
-    protocol = config["PROTOCOL"]
+def make_client(settings: Settings) -> UpstreamClient:
+    """Build the client for ``settings.protocol`` (``connect`` or ``rest``)."""
+    protocol = settings.protocol
     if protocol == "connect":
         from kimiproxy.upstream.connect.client import ConnectClient
 
-        return ConnectClient(config)
+        return ConnectClient(settings)
     if protocol == "rest":
         from kimiproxy.upstream.rest.client import RestClient
 
-        return RestClient(config)
+        return RestClient(settings)
     raise ValueError(f"unknown KIMIPROXY_PROTOCOL {protocol!r}; use 'connect' or 'rest'")

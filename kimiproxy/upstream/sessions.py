@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+if TYPE_CHECKING:
+    from kimiproxy.settings import Settings
 
 BROWSER_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -25,9 +29,9 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def timeouts(config: Mapping[str, object]) -> tuple[float, float]:
+def timeouts(settings: Settings) -> tuple[float, float]:
     """``(connect, read)`` seconds for requests, from ``CONNECT_TIMEOUT`` / ``READ_TIMEOUT``."""
-    return float(config["CONNECT_TIMEOUT"]), float(config["READ_TIMEOUT"])
+    return settings.connect_timeout, settings.read_timeout
 
 
 def make_session(headers: Mapping[str, str] | None = None) -> requests.Session:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kimiproxy.allow_list import parse_allow_list
 from kimiproxy.inputs import FetchSettings
-from kimiproxy.inputs.address_guard import parse_allow_list
 
 from .samples import FileServer
 

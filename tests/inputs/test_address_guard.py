@@ -12,13 +12,12 @@ import subprocess
 import pytest
 import requests
 
-from kimiproxy.inputs import address_guard
+from kimiproxy.allow_list import AllowList, parse_allow_list
 from kimiproxy.inputs.address_guard import (
     DestinationRefused,
     ResolutionFailed,
     checked_addresses,
     is_public_address,
-    parse_allow_list,
     pinned_session,
 )
 
@@ -97,7 +96,7 @@ def test_allow_list_parsing():
     assert allow.allows_host("a.b.corp.example")
     assert not allow.allows_host("corp.example")
     assert not allow.allows_host("files.internal.evil.com")
-    assert parse_allow_list("") == address_guard.AllowList()
+    assert parse_allow_list("") == AllowList()
 
 
 @pytest.mark.parametrize("entry", ["not a host", "host:8080", "http://x", "10.0.0.0/33", "a/b"])

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from kimiproxy.allow_list import parse_allow_list
 from kimiproxy.errors import InvalidRequest, PayloadTooLarge
 from kimiproxy.hosting.processes import free_port
 from kimiproxy.inputs import FetchSettings
-from kimiproxy.inputs.address_guard import parse_allow_list
 from kimiproxy.inputs.downloader import download
 
 from .samples import Route, make_pdf

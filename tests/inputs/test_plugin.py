@@ -78,7 +78,7 @@ def make_context(client, messages, **body):
     request = parse_chat_request({"model": "kimi", "messages": messages, **body})
     config = load_config({"FETCH_ALLOW": "127.0.0.1", "MAX_FILE_BYTES": 4096}, environ={})
     return ChatContext(
-        config=config, client=client, request=request, credentials=["tok"], credential="tok"
+        settings=config, client=client, request=request, credentials=["tok"], credential="tok"
     )
 
 

@@ -11,7 +11,7 @@ continues from.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import requests
 
@@ -27,6 +27,9 @@ from kimiproxy.upstream.sessions import browser_session, origin_of, timeouts
 from kimiproxy.upstream.streams import ResponseChunks
 from kimiproxy.upstream.transport import Transport, parse_json
 from kimiproxy.upstream.upload_bodies import FileSlice, MultipartFile, new_boundary
+
+if TYPE_CHECKING:
+    from kimiproxy.settings import Settings
 
 SCENARIO = "SCENARIO_K2D5"
 CHAT_PATH = "/apiv2/kimi.gateway.chat.v1.ChatService/Chat"
@@ -61,9 +64,9 @@ class ConnectClient:
 
     protocol = "connect"
 
-    def __init__(self, config: dict, session: requests.Session | None = None):
-        base = str(config["UPSTREAM"]).rstrip("/")
-        self._timeout = timeouts(config)
+    def __init__(self, settings: Settings, session: requests.Session | None = None):
+        base = settings.upstream_url
+        self._timeout = timeouts(settings)
         self._session = browser_session(origin_of(base), CONNECT_HEADERS, session)
         # Access JWTs live 30 days; refresh ahead of their exp, not on a timer.
         self._transport = Transport.refreshing_through(self._session, base, self._timeout, ttl=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote
 
 import requests
@@ -33,6 +33,9 @@ from kimiproxy.upstream.rest.files import RestUploads
 from kimiproxy.upstream.sessions import browser_session, origin_of, timeouts
 from kimiproxy.upstream.transport import Transport, parse_json
 
+if TYPE_CHECKING:
+    from kimiproxy.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
@@ -41,19 +44,19 @@ class RestClient:
 
     protocol = "rest"
 
-    def __init__(self, config: dict, session: requests.Session | None = None):
-        base = str(config["UPSTREAM"]).rstrip("/")
+    def __init__(self, settings: Settings, session: requests.Session | None = None):
+        base = settings.upstream_url
         self._origin = origin_of(base)
-        self._timeout = timeouts(config)
-        self._max_continuations = int(config["MAX_CONTINUATIONS"])
+        self._timeout = timeouts(settings)
+        self._max_continuations = settings.max_continuations
         self.poll_interval = 1.0  # seconds between POST /api/file polls
         self._session = browser_session(self._origin, session=session)
         transport = Transport.refreshing_through(
-            self._session, base, self._timeout, ttl=float(config["ACCESS_TOKEN_TTL"])
+            self._session, base, self._timeout, ttl=settings.access_token_ttl
         )
         self.tokens = transport.tokens
         self._api = RestApi(transport)
-        self._uploads = RestUploads(self._api, self._timeout, float(config["FILE_PARSE_TIMEOUT"]))
+        self._uploads = RestUploads(self._api, self._timeout, settings.file_parse_timeout)
 
     # -- public interface ---------------------------------------------------------------------
 
