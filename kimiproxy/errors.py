@@ -41,6 +41,17 @@ class KimiProxyError(Exception):
         }
 
 
+class InternalError(KimiProxyError):
+    """Something failed inside the proxy (500); the details go to the log, not the client."""
+
+    status = 500
+    error_type = "server_error"
+    code = "internal_error"
+
+    def __init__(self, message: str = "the proxy failed to handle the request", **kwargs):
+        super().__init__(message, **kwargs)
+
+
 class InvalidRequest(KimiProxyError):
     """The client sent something we cannot act on (400)."""
 
@@ -107,8 +118,3 @@ class UpstreamTimeout(UpstreamError):
 
     status = 504
     code = "upstream_timeout"
-
-
-def retryable_on_another_account(error: KimiProxyError) -> bool:
-    """Whether trying another of the caller's Kimi accounts could help (before any output)."""
-    return isinstance(error, (RateLimited, AuthenticationFailed))

@@ -4,14 +4,19 @@ Kimi account — unless the client asked to keep it through ``conversation_id`` 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from kimiproxy import hookimpl
+
+if TYPE_CHECKING:
+    from kimiproxy.chat.context import ChatContext
+    from kimiproxy.errors import KimiProxyError
 
 log = logging.getLogger(__name__)
 
 
 @hookimpl
-def kimiproxy_cleanup(context, error) -> None:
+def kimiproxy_cleanup(context: ChatContext, error: KimiProxyError | None) -> None:
     for credential, chat_id in context.created_chats:
         answered = error is None and not context.client_disconnected
         if context.keep_chat and answered and chat_id == context.chat_id:

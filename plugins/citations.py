@@ -9,21 +9,27 @@ true``) or the settings (``KIMIPROXY_STRIP_CITATIONS``) ask for it. The structur
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kimiproxy import hookimpl
+
+if TYPE_CHECKING:
+    from kimiproxy.chat.context import AnswerMessage, ChatContext, Delta
+    from kimiproxy.upstream.events import SearchResult
 
 BLOCK_HEADER = "\n\n搜索结果来自：\n"
 
 
-def citation_line(number: int, result) -> str:
+def citation_line(number: int, result: SearchResult) -> str:
     return f"【检索 {number}】 [{result.title}]({result.url})\n"
 
 
-def _wanted(context) -> bool:
+def _wanted(context: ChatContext) -> bool:
     return not (context.request.strip_citations or context.request.model.silent)
 
 
 @hookimpl(tryfirst=True)
-def kimiproxy_process_delta(delta, context) -> None:
+def kimiproxy_process_delta(delta: Delta, context: ChatContext) -> None:
     """Render a search result's line first, so later plugins see (and may change) the text."""
     if delta.kind == "citation":
         wanted = _wanted(context) and delta.search_result is not None
@@ -31,7 +37,7 @@ def kimiproxy_process_delta(delta, context) -> None:
 
 
 @hookimpl(tryfirst=True)
-def kimiproxy_process_message(message, context) -> None:
+def kimiproxy_process_message(message: AnswerMessage, context: ChatContext) -> None:
     if (
         context.request.stream
         or message.tool_calls

@@ -3,20 +3,20 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 
 from kimiproxy import hookimpl
-from kimiproxy.settings import split_list
+from kimiproxy.settings import Settings
 
 
 @hookimpl
-def kimiproxy_register_routes(app: Flask) -> None:
-    origins = split_list(app.extensions["kimiproxy"].config.get("CORS_ORIGINS"))
+def kimiproxy_startup(app: Flask, settings: Settings) -> None:
+    origins = settings.cors_origins
     if not origins:
         return
 
     @app.after_request
-    def add_cors_headers(response):
+    def add_cors_headers(response: Response) -> Response:
         origin = request.headers.get("Origin")
         if origin and ("*" in origins or origin in origins):
             response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin

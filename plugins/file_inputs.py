@@ -4,16 +4,16 @@ message become files uploaded to Kimi before the answer.
 For each request with such parts: every part is checked (shape, scheme), then all are fetched
 concurrently — data URLs decoded, http(s) URLs downloaded behind the address guard, each into a
 temporary file under ``KIMIPROXY_MAX_FILE_BYTES`` (see :mod:`kimiproxy.inputs`) — and only then,
-when every file is in hand, uploaded concurrently with the protocol client. Generation A needs the
-chat first (its uploads belong to a chat), so the chat is created (``context.ensure_chat()``) right
-before the uploads — or the conversation being continued is used. The uploaded files go into
-``context.files`` in the order the parts appear.
+when every file is in hand, uploaded concurrently with the protocol client. The ``rest``
+protocol needs the chat first (its uploads belong to a chat), so the chat is created
+(``context.ensure_chat()``) right before the uploads — or the conversation being continued is
+used. The uploaded files go into ``context.files`` in the order the parts appear.
 
 Any failure stops the other transfers and names the part (``messages[2].content[1]: …``);
 temporary files are closed whatever happens, and a chat created for the request is deleted by the
 ``chat_cleanup`` plugin, which sees it in ``context.created_chats``. Kimi's web API has no call to
-delete an uploaded file, so files already uploaded when a later one fails stay in the account (in
-generation A they belong to the deleted chat).
+delete an uploaded file, so files already uploaded when a later one fails stay in the account (with
+the ``rest`` protocol they belong to the deleted chat).
 
 File parts in earlier messages are not uploaded again (their text is kept): see
 :mod:`kimiproxy.inputs.parts`.
@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import TYPE_CHECKING
 
 from kimiproxy import hookimpl
-from kimiproxy.errors import InvalidRequest, KimiProxyError, UpstreamError
+from kimiproxy.errors import InternalError, InvalidRequest, KimiProxyError, UpstreamError
 from kimiproxy.inputs import (
     FetchedFile,
     FetchSettings,
@@ -38,6 +39,10 @@ from kimiproxy.inputs import (
 )
 from kimiproxy.upstream.events import UploadedFile
 
+if TYPE_CHECKING:
+    from kimiproxy.chat.context import ChatContext
+    from kimiproxy.chat.request import ChatRequest
+
 log = logging.getLogger(__name__)
 # Kimi's web page accepts up to 50 files in one message.
 MAX_FILE_PARTS = 50
@@ -46,16 +51,7 @@ UPLOAD_CONCURRENCY = 4
 
 
 @hookimpl
-def kimiproxy_register_routes(app) -> None:
-    """Check the file-input settings while the app is built, so a bad ``KIMIPROXY_FETCH_ALLOW``
-    stops the start instead of failing requests."""
-    state = app.extensions.get("kimiproxy")
-    if state is not None:
-        FetchSettings.from_config(state.config)
-
-
-@hookimpl
-def kimiproxy_prepare_request(request, context) -> None:
+def kimiproxy_prepare_request(request: ChatRequest, context: ChatContext) -> None:
     parts = file_parts(request)
     skipped = ignored_parts(request)
     if skipped:
@@ -73,10 +69,7 @@ def kimiproxy_prepare_request(request, context) -> None:
             param=parts[MAX_FILE_PARTS].where,
             code="too_many_files",
         )
-    try:
-        settings = FetchSettings.from_config(context.config)
-    except ValueError as exc:
-        raise KimiProxyError(f"the proxy's file settings are invalid: {exc}") from None
+    settings = FetchSettings.from_settings(context.settings)
     files = gather(
         [partial(_fetch, part, settings) for part in parts],
         limit=FETCH_CONCURRENCY,
@@ -106,12 +99,12 @@ def _fetch(part: FilePart, settings: FetchSettings) -> FetchedFile:
         raise
     except Exception:
         log.exception("reading %s failed", part.where)
-        raise KimiProxyError(
+        raise InternalError(
             f"{part.where}: the proxy failed to read this file", param=part.where
         ) from None
 
 
-def _upload(context, file: FetchedFile, chat_id: str | None) -> UploadedFile:
+def _upload(context: ChatContext, file: FetchedFile, chat_id: str | None) -> UploadedFile:
     file.body.seek(0)
     try:
         return context.client.upload_file(

@@ -9,5 +9,6 @@ from kimiproxy import hookimpl
 
 @hookimpl(trylast=True)
 def kimiproxy_select_credential(credentials: list[str], excluded: set[str]) -> str | None:
+    """Answers last: a random usable token, so other selection plugins decide first."""
     usable = [c for c in credentials if c not in excluded]
     return random.choice(usable) if usable else None

@@ -18,13 +18,13 @@ def _model(model_id: str) -> dict:
 
 @bp.get("/models")
 def list_models():
-    protocol = proxy_state().config["PROTOCOL"]
+    protocol = proxy_state().settings.protocol
     return jsonify({"object": "list", "data": [_model(m) for m in listed_models(protocol)]})
 
 
 @bp.get("/models/<path:model_id>")
 def retrieve_model(model_id: str):
-    if not known_model(model_id, proxy_state().config["PROTOCOL"]):
+    if not known_model(model_id, proxy_state().settings.protocol):
         raise NotFound(
             f"The model '{model_id}' does not exist", param="model", code="model_not_found"
         )

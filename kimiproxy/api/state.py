@@ -7,16 +7,17 @@ from dataclasses import dataclass
 import pluggy
 from flask import current_app
 
-from kimiproxy.chat.leases import AccountLeases
+from kimiproxy.chat.core import ChatCore
+from kimiproxy.settings import Settings
 from kimiproxy.upstream import UpstreamClient
 
 
 @dataclass
 class ProxyState:
-    config: dict
+    settings: Settings
     pm: pluggy.PluginManager
     client: UpstreamClient
-    leases: AccountLeases
+    core: ChatCore
 
 
 def proxy_state() -> ProxyState:

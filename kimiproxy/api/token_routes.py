@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from kimiproxy.api.auth import TOKEN_SHAPE
 from kimiproxy.api.json_body import read_json_body
 from kimiproxy.api.state import proxy_state
 from kimiproxy.errors import InvalidRequest
+from kimiproxy.settings import TOKEN_SHAPE
 
 bp = Blueprint("token", __name__)
 

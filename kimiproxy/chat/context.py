@@ -10,6 +10,7 @@ from kimiproxy.upstream.events import SearchResult, UploadedFile
 
 if TYPE_CHECKING:
     from kimiproxy.chat.request import ChatRequest
+    from kimiproxy.settings import Settings
     from kimiproxy.upstream import UpstreamClient
 
 
@@ -46,7 +47,7 @@ class AnswerMessage:
 class ChatContext:
     """What one chat request knows as it flows through the hooks."""
 
-    config: dict
+    settings: Settings
     client: UpstreamClient
     request: ChatRequest
     credentials: list[str]

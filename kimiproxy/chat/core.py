@@ -1,188 +1,179 @@
-"""The chat pipeline: choose a credential, prepare the turn, run it upstream, post-process the
-answer and clean up — each step a pluggy hook, with the protocol client underneath."""
+"""The chat core: one chat request from account choice to cleanup, whatever the API surface.
+
+A surface (the OpenAI chat-completions route, later others and the command line) parses its
+request into a :class:`~kimiproxy.chat.request.ChatRequest`, calls :meth:`ChatCore.open`, then
+iterates :meth:`ChatAnswer.deltas` (a stream) or calls :meth:`ChatAnswer.collect` (a whole
+answer), and serialises what it gets. The core owns the lifecycle: one generator opens the
+attempt, consumes the answer and, in its one ``finally``, closes the upstream stream, releases
+the account and runs the ``kimiproxy_cleanup`` hook — exactly once, on success, on an error, when
+the client disconnects, and when the answer is abandoned unread.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
-from itertools import chain
+from typing import TYPE_CHECKING
 
-import pluggy
-
+from kimiproxy.chat.accounts import AccountRotation
+from kimiproxy.chat.assembly import AnswerAssembly
 from kimiproxy.chat.context import AnswerMessage, ChatContext, Delta
-from kimiproxy.chat.leases import AccountLeases
 from kimiproxy.chat.prompt import build_prompt
-from kimiproxy.chat.request import ChatRequest
-from kimiproxy.errors import (
-    AuthenticationFailed,
-    KimiProxyError,
-    NotFound,
-    RateLimited,
-    UpstreamError,
-    retryable_on_another_account,
-)
-from kimiproxy.tools import calling as tool_calling
-from kimiproxy.tools.calling import ToolCallSniffer
-from kimiproxy.upstream import ChatTurn, UpstreamClient
-from kimiproxy.upstream.events import (
-    ChatStarted,
-    Event,
-    Finished,
-    SearchResult,
-    TextDelta,
-    ThinkingDelta,
-    UpstreamFailed,
-)
+from kimiproxy.chat.usage import usage_for
+from kimiproxy.errors import InternalError, KimiProxyError, UpstreamError
+from kimiproxy.upstream import ChatTurn
+from kimiproxy.upstream.events import ChatStarted, Event, UpstreamFailed
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from kimiproxy.chat.leases import AccountLeases
+    from kimiproxy.chat.request import ChatRequest
+    from kimiproxy.settings import Settings
+    from kimiproxy.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
-BUSY_RETRY = 0.5  # seconds between asks while Kimi says the only account is busy
+_READY = object()  # what the lifecycle yields once Kimi produced its first output
 
 
-class ChatPipeline:
-    """One chat request from credential choice to cleanup.
-
-    ``open()`` starts the answer and returns only once Kimi produced output, so every failure up to
-    then can still be an HTTP error (or a retry with another of the caller's accounts). Then
-    ``stream()`` or ``collect()`` consume it; ``finish()`` runs the cleanup hook exactly once.
-    """
+class ChatCore:
+    """What every surface shares: the plugins, the settings, the upstream client, the leases."""
 
     def __init__(
         self,
         pm: pluggy.PluginManager,
-        config: dict,
+        settings: Settings,
         client: UpstreamClient,
-        request: ChatRequest,
-        credentials: list[str],
-        leases: AccountLeases | None = None,
+        leases: AccountLeases,
     ):
         self.pm = pm
+        self.settings = settings
+        self.client = client
+        self.leases = leases
+
+    def open(self, request: ChatRequest, credentials: list[str], streaming: bool) -> ChatAnswer:
+        """Start the answer; returns once Kimi produced output, so every failure up to then is
+        raised here as a :class:`~kimiproxy.errors.KimiProxyError` (cleanup already done)."""
+        answer = ChatAnswer(self, request, credentials, streaming)
+        answer.start()
+        return answer
+
+    def ask(self, request: ChatRequest, credentials: list[str]) -> ChatAnswer:
+        """The whole answer at once (``answer.message``, ``answer.usage``)."""
+        answer = self.open(request, credentials, streaming=False)
+        answer.collect()
+        return answer
+
+
+class ChatAnswer:
+    """One request's answer. Drive it with :meth:`deltas` or :meth:`collect`; :meth:`close`
+    abandons it (the client left)."""
+
+    def __init__(
+        self, core: ChatCore, request: ChatRequest, credentials: list[str], streaming: bool
+    ):
+        self.core = core
         self.request = request
         self.context = ChatContext(
-            config=config, client=client, request=request, credentials=credentials
+            settings=core.settings, client=core.client, request=request, credentials=credentials
         )
-        self.message = AnswerMessage()
-        self.leases = leases or AccountLeases(per_account=0)
-        self._leased: str | None = None
+        self.accounts = AccountRotation(
+            core.pm, core.leases, self.context, core.settings.account_wait
+        )
+        self.assembly = AnswerAssembly(core.pm, self.context, streaming)
+        self.usage: dict | None = None
+        self.error: KimiProxyError | None = None
+        self.finished = False
         self._events: Iterator[Event] | None = None
-        self._pending: list[Event] = []
-        self._finished = False
+        self._first: list[Event] = []
+        self._lifecycle = self._run()
 
-    # -- starting -----------------------------------------------------------------------------
-    def open(self) -> None:
-        context = self.context
-        excluded: set[str] = set()
-        deadline = time.monotonic() + float(context.config["ACCOUNT_WAIT"])
+    @property
+    def message(self) -> AnswerMessage:
+        return self.assembly.message
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The upstream chat the client may continue, when it asked to keep it."""
+        return self.context.chat_id if self.context.keep_chat else None
+
+    # -- driving ------------------------------------------------------------------------------
+    def start(self) -> None:
+        next(self._lifecycle)
+
+    def deltas(self) -> Iterator[Delta]:
+        """The post-processed pieces of a streamed answer; cleanup has run when this ends,
+        whether it ends normally or by raising, and closing it abandons the answer."""
+        return self._lifecycle
+
+    def collect(self) -> AnswerMessage:
+        """Consume the rest of the answer; returns the assembled message."""
+        for _ in self.deltas():
+            pass
+        return self.message
+
+    def close(self) -> None:
+        """Abandon the answer: if it was not finished, its client left. Idempotent."""
+        self._lifecycle.close()
+
+    # -- the lifecycle ------------------------------------------------------------------------
+    def _run(self) -> Iterator:
+        error: KimiProxyError | None = None
         try:
-            while True:
-                context.credential = self._lease_account(excluded, deadline)
-                try:
-                    self._start_attempt()
-                    return
-                except KimiProxyError as error:
-                    self._close_events()
-                    self._release_account()
-                    if self._retry_later(error, excluded, deadline):
-                        continue
-                    if not self._worth_another_account(error, excluded | {context.credential}):
-                        raise
-                    excluded.add(context.credential)
-                    log.warning(
-                        "request %s: account failed before output (%s), trying another",
-                        context.request_id,
-                        error.code,
-                    )
-        except KimiProxyError as error:
-            self.finish(error)
+            self.accounts.run(self._attempt)
+            yield _READY
+            first, self._first = self._first, []
+            yield from self.assembly.run(_chain(first, self._events))
+            message = self.message
+            self.usage = usage_for(self.context.prompt, message.text + message.reasoning_content)
+        except GeneratorExit:
+            self.context.client_disconnected = True
+            log.info("request %s: client disconnected", self.context.request_id)
             raise
-        except BaseException:
-            self.finish(UpstreamError("the request failed inside the proxy"))
+        except KimiProxyError as exc:
+            error = exc
             raise
+        except Exception as exc:
+            log.exception("request %s: unexpected failure", self.context.request_id)
+            error = InternalError()
+            raise error from exc
+        finally:
+            self._finish(error)
 
-    def _lease_account(self, excluded: set[str], deadline: float) -> str:
-        """An account for this attempt, chosen by the credential hook among those neither failed
-        nor answering another request, waiting for one to come free if all are busy."""
-        context = self.context
-        candidates = [c for c in context.credentials if c not in excluded]
-
-        def choose(busy: set[str]) -> str | None:
-            return self.pm.hook.kimiproxy_select_credential(
-                credentials=list(context.credentials),
-                excluded=excluded | busy,
-                request=self.request,
-                context=context,
-            )
-
-        credential = self.leases.acquire(candidates, choose, deadline) if candidates else None
-        if credential is not None:
-            self._leased = credential
-            return credential
-        if any(self.leases.busy(c) for c in candidates):
-            raise RateLimited(
-                "every Kimi account given is busy with another answer; try again shortly",
-                code="account_busy",
-                retry_after=5,
-            )
-        raise AuthenticationFailed("none of the Kimi tokens given could be used")
-
-    def _release_account(self) -> None:
-        leased, self._leased = self._leased, None
-        if leased is not None:
-            self.leases.release(leased)
-
-    def _retry_later(self, error: KimiProxyError, excluded: set[str], deadline: float) -> bool:
-        """Kimi says the account is still streaming (another worker, the user's browser, or an
-        answer it has not noticed was abandoned): with no other account to try, wait a little
-        and ask again, until the account wait runs out."""
-        others = [
-            c
-            for c in self.context.credentials
-            if c not in excluded and c != self.context.credential
-        ]
-        if error.code != "account_busy" or others or time.monotonic() + BUSY_RETRY >= deadline:
-            return False
-        time.sleep(BUSY_RETRY)
-        return True
-
-    def _worth_another_account(self, error: KimiProxyError, excluded: set[str]) -> bool:
-        if not any(c not in excluded for c in self.context.credentials):
-            return False
-        if isinstance(error, NotFound) and self.request.conversation_id:
-            return True  # the conversation may belong to another of the caller's accounts
-        return retryable_on_another_account(error)
-
-    def _start_attempt(self) -> None:
+    def _attempt(self) -> None:
+        """One try on the leased account: prepare the turn and read up to Kimi's first output."""
         context, request = self.context, self.request
         context.chat_id = None
         context.files = []
-        self._pending = []
+        self._first = []
         context.prompt = build_prompt(request)
-        self.pm.hook.kimiproxy_prepare_request(request=request, context=context)
-        existing_chat = context.chat_id or request.conversation_id
-        turn = ChatTurn(
-            credential=context.credential,
-            prompt=context.prompt,
-            model=request.model,
-            chat_id=existing_chat,
-            files=list(context.files),
-            has_files=bool(context.files),
-        )
-        self._events = context.client.chat(turn)
-        for event in self._events:
-            self._pending.append(event)
-            if isinstance(event, ChatStarted):
-                self._record_chat(event, created=existing_chat is None)
-            elif isinstance(event, UpstreamFailed):
-                raise event.error
-            else:
-                return
-        raise UpstreamError("Kimi ended the answer before sending anything")
-
-    def _record_chat(self, event: ChatStarted, created: bool) -> None:
-        if created:
-            self.context.chat_created(event.chat_id)
-        else:
-            self.context.chat_id = event.chat_id
+        try:
+            self.core.pm.hook.kimiproxy_prepare_request(request=request, context=context)
+            existing_chat = context.chat_id or request.conversation_id
+            turn = ChatTurn(
+                credential=context.credential,
+                prompt=context.prompt,
+                model=request.model,
+                chat_id=existing_chat,
+                files=list(context.files),
+                has_files=bool(context.files),
+            )
+            self._events = context.client.chat(turn)
+            for event in self._events:
+                self._first.append(event)
+                if isinstance(event, ChatStarted):
+                    if existing_chat is None:
+                        context.chat_created(event.chat_id)
+                    else:
+                        context.chat_id = event.chat_id
+                elif isinstance(event, UpstreamFailed):
+                    raise event.error
+                else:
+                    return
+            raise UpstreamError("Kimi ended the answer before sending anything")
+        except BaseException:
+            self._close_events()
+            raise
 
     def _close_events(self) -> None:
         events, self._events = self._events, None
@@ -193,110 +184,20 @@ class ChatPipeline:
             except Exception:  # closing a broken upstream stream must not mask the real error
                 log.debug("closing the upstream stream failed", exc_info=True)
 
-    # -- consuming ----------------------------------------------------------------------------
-    def _events_in_order(self) -> Iterator[Event]:
-        rest = self._events if self._events is not None else iter(())
-        pending, self._pending = self._pending, []
-        for event in chain(pending, rest):
-            if isinstance(event, UpstreamFailed):
-                raise event.error
-            yield event
-            if isinstance(event, Finished):
-                return
-        raise UpstreamError("Kimi's answer was cut off before it finished")
-
-    def stream(self) -> Iterator[Delta]:
-        """Post-processed deltas for a streaming client; citations arrive as their own deltas.
-        When tools are offered, the start of the answer is held until it is clear whether it is
-        a tool call; a call ends up in ``message.tool_calls`` instead of the text."""
-        message = self.message
-        sniffer = ToolCallSniffer(self.request.tools) if tool_calling.active(self.request) else None
-        for event in self._events_in_order():
-            if isinstance(event, TextDelta):
-                text = sniffer.feed(event.text) if sniffer else event.text
-                if text:
-                    yield from self._emit(Delta("content", text))
-            elif isinstance(event, ThinkingDelta):
-                yield from self._emit(Delta("reasoning", event.text))
-            elif isinstance(event, SearchResult):
-                message.search_results.append(event)
-                number = len(message.search_results)
-                yield from self._emit(Delta("citation", "", search_result=event, number=number))
-            elif isinstance(event, Finished):
-                message.finish_reason = event.reason
-            else:
-                self._record_chat(event, created=False)
-        if sniffer:
-            held, calls = sniffer.finish()
-            if calls:
-                message.tool_calls, message.finish_reason = calls, "tool_calls"
-            elif held:
-                yield from self._emit(Delta("content", held))
-        self.pm.hook.kimiproxy_process_message(message=message, context=self.context)
-
-    def _emit(self, delta: Delta) -> Iterator[Delta]:
-        self.pm.hook.kimiproxy_process_delta(delta=delta, context=self.context)
-        if not delta.text:
-            return
-        if delta.kind == "reasoning":
-            self.message.reasoning_content += delta.text
-        else:
-            self.message.content += delta.text
-        yield delta
-
-    def collect(self) -> AnswerMessage:
-        """The whole answer for a non-streaming client (plugins may add a citation block)."""
-        message = self.message
-        content, reasoning = [], []
-        for event in self._events_in_order():
-            if isinstance(event, TextDelta):
-                content.append(event.text)
-            elif isinstance(event, ThinkingDelta):
-                reasoning.append(event.text)
-            elif isinstance(event, SearchResult):
-                message.search_results.append(event)
-            elif isinstance(event, Finished):
-                message.finish_reason = event.reason
-        message.content = "".join(content)
-        message.reasoning_content = "".join(reasoning)
-        calls = None
-        if tool_calling.active(self.request):
-            calls = tool_calling.parse_tool_calls(message.content, self.request.tools)
-        if calls:
-            message.content, message.tool_calls, message.finish_reason = "", calls, "tool_calls"
-        self.pm.hook.kimiproxy_process_message(message=message, context=self.context)
-        return message
-
-    # -- ending -------------------------------------------------------------------------------
-    def finish(self, error: KimiProxyError | None) -> None:
-        """Close the upstream stream and run the cleanup hook, once."""
-        if self._finished:
-            return
-        self._finished = True
+    def _finish(self, error: KimiProxyError | None) -> None:
+        self.finished = True
+        self.error = error
         try:
             self._close_events()
         finally:
-            self._release_account()
+            self.accounts.release()
         try:
-            self.pm.hook.kimiproxy_cleanup(context=self.context, error=error)
+            self.core.pm.hook.kimiproxy_cleanup(context=self.context, error=error)
         except Exception:  # a cleanup plugin failing must not turn an answer into an error
             log.exception("request %s: a cleanup hook failed", self.context.request_id)
 
-    def abandon(self) -> None:
-        """The response was closed: if the answer was not finished, its client left."""
-        if not self._finished:
-            self.context.client_disconnected = True
-        self.finish(None)
 
-    @property
-    def completion_id(self) -> str:
-        return self.context.chat_id or f"chatcmpl-{self.context.request_id}"
-
-    def response_extras(self) -> dict:
-        """kimiproxy's additions to the OpenAI body: citations and the chat to continue."""
-        extra: dict = {}
-        if self.message.search_results:
-            extra["search_results"] = [r.to_dict() for r in self.message.search_results]
-        if self.context.keep_chat and self.context.chat_id:
-            extra["conversation_id"] = self.context.chat_id
-        return extra
+def _chain(first: list[Event], rest: Iterator[Event] | None) -> Iterator[Event]:
+    yield from first
+    if rest is not None:
+        yield from rest

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 
 import pluggy
 
 from kimiproxy.hooks import specs as hookspecs
-from kimiproxy.settings import split_list
+from kimiproxy.settings import Settings
 
 PROJECT = "kimiproxy"
 DEFAULT_PLUGINS = {
@@ -19,18 +20,25 @@ DEFAULT_PLUGINS = {
 }
 
 
-def build_plugin_manager(config: dict) -> pluggy.PluginManager:
-    """A fresh manager for one app: defaults minus ``DISABLE_PLUGINS``, then entry points."""
+def build_plugin_manager(
+    settings: Settings, extra_plugins: Iterable[object] = ()
+) -> pluggy.PluginManager:
+    """A fresh manager for one app: defaults minus ``DISABLE_PLUGINS``, then entry points, then
+    ``extra_plugins`` (objects or modules, registered under their ``__name__``)."""
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
-    disabled = set(split_list(config.get("DISABLE_PLUGINS")))
+    disabled = set(settings.disable_plugins)
     for name in disabled:
         pm.set_blocked(name)
     for name, module_path in DEFAULT_PLUGINS.items():
         if name not in disabled:
             pm.register(importlib.import_module(module_path), name=name)
-    if config.get("LOAD_ENTRYPOINT_PLUGINS", True):
+    if settings.load_entrypoint_plugins:
         pm.load_setuptools_entrypoints(PROJECT)
+    for plugin in extra_plugins:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if not pm.is_blocked(name):
+            pm.register(plugin, name=name)
     pm.check_pending()
     if not pm.hook.kimiproxy_select_credential.get_hookimpls():
         raise RuntimeError(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from kimiproxy.chat.context import AnswerMessage, ChatContext, Delta
     from kimiproxy.chat.request import ChatRequest
     from kimiproxy.errors import KimiProxyError
+    from kimiproxy.settings import Settings
 
 hookspec = pluggy.HookspecMarker("kimiproxy")
 
@@ -60,9 +61,13 @@ def kimiproxy_process_delta(delta: Delta, context: ChatContext) -> None:
 
 @hookspec
 def kimiproxy_process_message(message: AnswerMessage, context: ChatContext) -> None:
-    """Rewrite the complete answer (``message.content``, ``message.reasoning_content``) of a
-    non-streamed request before it is returned; for a streamed one it sees the assembled answer
-    after the last delta, when changes no longer reach the client. Every implementation runs.
+    """Rewrite the complete answer once it is assembled; every implementation runs.
+
+    For a non-streamed request, changes to ``message.content`` and ``message.reasoning_content``
+    (or a ``message.citations`` block) are what the client receives. For a streamed request the
+    text deltas have already been sent, so text changes no longer reach the client, but
+    ``message.tool_calls``, ``message.finish_reason`` and the search results set here still do:
+    they go out in the final chunk, after this hook.
     """
 
 
@@ -76,5 +81,15 @@ def kimiproxy_cleanup(context: ChatContext, error: KimiProxyError | None) -> Non
 
 
 @hookspec
-def kimiproxy_register_routes(app: Flask) -> None:
-    """Add routes or blueprints to the Flask app while ``create_app`` builds it."""
+def kimiproxy_register_routes(app: Flask, settings: Settings) -> None:
+    """Add routes or blueprints to the Flask app while ``create_app`` builds it; every
+    implementation runs, after the built-in routes are registered."""
+
+
+@hookspec
+def kimiproxy_startup(app: Flask, settings: Settings) -> None:
+    """Start-up work once the app is built and its routes registered: add middleware
+    (``app.before_request``/``after_request``), check a plugin's own settings, open resources.
+    Every implementation runs; raise :class:`kimiproxy.settings.SettingsError` (or
+    ``ValueError``) to stop the start with a message naming the problem.
+    """

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 from kimiproxy.chat.context import AnswerMessage
 from kimiproxy.errors import KimiProxyError
 
+if TYPE_CHECKING:
+    from kimiproxy.chat.core import ChatAnswer
+
 DONE = b"data: [DONE]\n\n"
+
+
+def completion_id(answer: ChatAnswer) -> str:
+    """The upstream chat id, which a client can pass back as ``conversation_id``."""
+    return answer.context.chat_id or f"chatcmpl-{answer.context.request_id}"
+
+
+def response_extras(answer: ChatAnswer) -> dict:
+    """kimiproxy's additions to the OpenAI body: the web results and the chat to continue."""
+    extra: dict = {}
+    if answer.message.search_results:
+        extra["search_results"] = [r.to_dict() for r in answer.message.search_results]
+    if answer.conversation_id:
+        extra["conversation_id"] = answer.conversation_id
+    return extra
 
 
 def sse(payload: dict) -> bytes:

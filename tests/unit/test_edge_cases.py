@@ -135,7 +135,7 @@ def test_a_credential_plugin_failing_on_a_retry_still_cleans_up(make_app, script
     )
     assert response.status_code == 500
     assert [d[0] for d in scripted.deleted] == ["tok-a"]
-    assert not app.extensions["kimiproxy"].leases.busy("tok-a")
+    assert not app.extensions["kimiproxy"].core.leases.busy("tok-a")
 
 
 def test_a_kept_chat_is_deleted_when_the_client_left_mid_answer(make_app, scripted):
