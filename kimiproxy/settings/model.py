@@ -1,21 +1,13 @@
-"""Settings: one frozen, typed :class:`Settings` object, read and checked once.
-
-Each field is a ``KIMIPROXY_<NAME>`` environment variable. ``load_config(overrides)`` starts from
-the defaults, applies the environment, then ``overrides`` (``create_app(config)``), coercing
-strings the same way for both. An unknown override, or a value that does not fit, raises
-:class:`SettingsError`, whose message is one line naming the variable; the command line prints
-it and exits 2 before anything listens.
-"""
+"""The settings themselves: the frozen :class:`Settings` dataclass, one field per
+``KIMIPROXY_*`` variable with its default, meaning, kind and limits."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from kimiproxy.allow_list import AllowList, parse_allow_list
+from kimiproxy.allow_list import AllowList
 
 ENV_PREFIX = "KIMIPROXY_"
 DEFAULT_UPSTREAMS = {"connect": "https://www.kimi.com", "rest": "https://kimi.moonshot.cn"}
@@ -125,6 +117,8 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` (setting names, any case), coerced and checked like overrides."""
+        from kimiproxy.settings.load import load_config
+
         return load_config({**self.as_overrides(), **changes}, environ={})
 
     def as_overrides(self) -> dict[str, object]:
@@ -136,6 +130,8 @@ class Settings:
             value = getattr(self, spec.name)
             if spec.metadata["kind"] == "tokens":
                 shown.append(f"{spec.name}=<{len(value)} hidden>")
+            elif spec.metadata["kind"] == "secret":
+                shown.append(f"{spec.name}=<{'set' if value else 'unset'}>")
             else:
                 shown.append(f"{spec.name}={value!r}")
         return f"Settings({', '.join(shown)})"
@@ -147,127 +143,3 @@ FIELDS = {f.name: f for f in fields(Settings)}
 def setting_names() -> list[str]:
     """Every ``KIMIPROXY_*`` variable the settings read."""
     return [ENV_PREFIX + name.upper() for name in FIELDS]
-
-
-def _coerce(name: str, value: object) -> object:
-    spec = FIELDS[name]
-    meta, kind = spec.metadata, spec.metadata["kind"]
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off", ""):
-            return False
-        raise SettingsError(name, f"must be true or false, not {_short(value)}")
-    if kind in ("int", "float"):
-        number = _number(name, value, int if kind == "int" else float)
-        if "minimum" in meta and number < meta["minimum"]:
-            raise SettingsError(name, f"must be at least {meta['minimum']}, not {number}")
-        if "maximum" in meta and number > meta["maximum"]:
-            raise SettingsError(name, f"must be at most {meta['maximum']}, not {number}")
-        return number
-    if kind in ("list", "tokens"):
-        items = _items(name, value)
-        if kind == "tokens" and not all(TOKEN_SHAPE.match(item) for item in items):
-            raise SettingsError(name, "each entry must be printable ASCII without spaces")
-        return items
-    if kind == "allow":
-        if isinstance(value, AllowList):
-            return value
-        try:
-            return parse_allow_list(_text(name, value))
-        except ValueError as exc:
-            raise SettingsError(name, str(exc).removeprefix(ENV_PREFIX + "FETCH_ALLOW: ")) from None
-    text = _text(name, value).strip()
-    if kind == "choice":
-        chosen = text.upper() if meta.get("upper") else text.lower()
-        if chosen not in meta["choices"]:
-            raise SettingsError(
-                name, f"must be one of {', '.join(meta['choices'])}, not {_short(value)}"
-            )
-        return chosen
-    if kind == "url" and text and not re.match(r"^https?://[^\s/]+", text):
-        raise SettingsError(name, f"must be an http(s) URL, not {_short(value)}")
-    return text
-
-
-def _number(name: str, value: object, kind: type) -> int | float:
-    if isinstance(value, bool):
-        raise SettingsError(name, f"must be a number, not {value}")
-    if isinstance(value, (int, float)) and (kind is float or isinstance(value, int)):
-        number = kind(value)
-    else:
-        try:
-            number = kind(str(value).strip())
-        except ValueError:
-            what = "a whole number" if kind is int else "a number"
-            raise SettingsError(name, f"must be {what}, not {_short(value)}") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise SettingsError(name, f"must be a finite number, not {_short(value)}")
-    return number
-
-
-def _items(name: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple)):
-        parts = [_text(name, v) for v in value]
-    else:
-        parts = _text(name, value).split(",")
-    return tuple(part.strip() for part in parts if part.strip())
-
-
-def _text(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise SettingsError(name, f"must be text, not {type(value).__name__}")
-    return value
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "...'"
-
-
-def _check_accounts(settings: Settings) -> None:
-    if settings.kimi_tokens and not settings.api_keys:
-        raise SettingsError(
-            "kimi_tokens",
-            "needs KIMIPROXY_API_KEYS, or anyone who can reach the proxy would use those "
-            "Kimi accounts",
-        )
-    if settings.api_keys and not settings.kimi_tokens:
-        raise SettingsError("api_keys", "needs KIMIPROXY_KIMI_TOKENS: the Kimi accounts to use")
-
-
-def load_config(
-    overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
-    """Defaults, then ``KIMIPROXY_*`` from ``environ`` (the process environment by default),
-    then ``overrides`` (names with or without the prefix, any case), all checked."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
-    for name in FIELDS:
-        if ENV_PREFIX + name.upper() in environ:
-            values[name] = environ[ENV_PREFIX + name.upper()]
-    unknown = []
-    for key, value in (overrides or {}).items():
-        name = str(key).upper().removeprefix(ENV_PREFIX).lower()
-        if name not in FIELDS:
-            unknown.append(str(key))
-            continue
-        values[name] = value
-    if unknown:
-        raise SettingsError(
-            unknown[0].upper().removeprefix(ENV_PREFIX),
-            f"is not a setting (unknown: {', '.join(unknown)})",
-        )
-    settings = Settings(**{name: _coerce(name, value) for name, value in values.items()})
-    _check_accounts(settings)
-    return settings
-
-
-def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
-    """``KIMIPROXY_*`` variables in the environment that are no setting (likely misspelt)."""
-    environ = os.environ if environ is None else environ
-    known = set(setting_names())
-    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
