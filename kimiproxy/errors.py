@@ -118,3 +118,8 @@ class UpstreamTimeout(UpstreamError):
 
     status = 504
     code = "upstream_timeout"
+
+
+class ClientDisconnected(Exception):
+    """The client closed its connection before its answer was complete. Not an error to
+    report to anyone: the answer is abandoned and cleaned up."""

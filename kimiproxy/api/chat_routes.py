@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from kimiproxy.api.auth import request_credentials
+from kimiproxy.api.client_watch import ClientWatch, set_write_timeout
 from kimiproxy.api.json_body import read_json_body
 from kimiproxy.api.state import proxy_state
 from kimiproxy.chat.core import ChatAnswer
 from kimiproxy.chat.request import parse_chat_request
-from kimiproxy.errors import KimiProxyError
+from kimiproxy.errors import ClientDisconnected, KimiProxyError
 from kimiproxy.wire.openai_chat import (
     DONE,
     ChunkWriter,
@@ -24,6 +25,7 @@ from kimiproxy.wire.openai_chat import (
 
 log = logging.getLogger(__name__)
 bp = Blueprint("chat", __name__)
+CLIENT_CLOSED_REQUEST = 499  # what the access log shows for a client that left
 
 
 @bp.post("/chat/completions")
@@ -33,16 +35,29 @@ def chat_completions():
     chat_request = parse_chat_request(
         read_json_body(), strip_citations_default=state.settings.strip_citations
     )
-    answer = state.core.open(chat_request, credentials, streaming=chat_request.stream)
-    log.info(
-        "request %s: model=%s stream=%s chat=%s",
-        answer.context.request_id,
-        chat_request.model_name,
-        chat_request.stream,
-        answer.context.chat_id,
-    )
+    environ = request.environ
+    watch = ClientWatch(environ).start()
+    try:
+        with watch.waiting():
+            answer = state.core.open(chat_request, credentials, streaming=chat_request.stream)
+        log.info(
+            "request %s: model=%s stream=%s chat=%s",
+            answer.context.request_id,
+            chat_request.model_name,
+            chat_request.stream,
+            answer.context.chat_id,
+        )
+        if not chat_request.stream:
+            with watch.waiting():
+                message = answer.collect()
+    except ClientDisconnected:
+        watch.stop()
+        return Response(status=CLIENT_CLOSED_REQUEST)
+    except BaseException:
+        watch.stop()
+        raise
     if not chat_request.stream:
-        message = answer.collect()
+        watch.stop()
         body = completion_body(
             completion_id(answer),
             chat_request.model_name,
@@ -51,25 +66,31 @@ def chat_completions():
             response_extras(answer),
         )
         return jsonify(body)
+    set_write_timeout(environ, state.settings.write_timeout)
     response = Response(
-        _stream(answer),
+        _stream(answer, watch),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
     # A body the server never started iterating skips the generator's ``finally``.
     response.call_on_close(answer.close)
+    response.call_on_close(watch.stop)
     return response
 
 
-def _stream(answer: ChatAnswer) -> Iterator[bytes]:
+def _stream(answer: ChatAnswer, watch: ClientWatch) -> Iterator[bytes]:
     """The SSE body. The core has cleaned up before the last event, so a client that has read
     ``[DONE]`` or the error event knows the upstream chat is already gone."""
-    request = answer.request
-    writer = ChunkWriter(completion_id(answer), request.model_name, request.include_usage)
+    request_ = answer.request
+    writer = ChunkWriter(completion_id(answer), request_.model_name, request_.include_usage)
     deltas = answer.deltas()
     try:
         yield writer.first()
-        for delta in deltas:
+        while True:
+            with watch.waiting():
+                delta = next(deltas, None)
+            if delta is None:
+                break
             if delta.kind == "reasoning":
                 yield writer.reasoning(delta.text)
             else:
@@ -80,9 +101,12 @@ def _stream(answer: ChatAnswer) -> Iterator[bytes]:
         yield writer.finish(message.finish_reason, response_extras(answer))
         if writer.include_usage:
             yield writer.usage(answer.usage)
+    except ClientDisconnected:
+        return  # nobody left to write to; the core has cleaned up
     except KimiProxyError as exc:
         log.warning("request %s: failed mid-stream: %s", answer.context.request_id, exc.code)
         yield stream_error(exc)
     finally:
+        watch.stop()
         answer.close()  # a client that left before the end
     yield DONE

@@ -20,7 +20,7 @@ from kimiproxy.chat.assembly import AnswerAssembly
 from kimiproxy.chat.context import AnswerMessage, ChatContext, Delta
 from kimiproxy.chat.prompt import build_prompt
 from kimiproxy.chat.usage import usage_for
-from kimiproxy.errors import InternalError, KimiProxyError, UpstreamError
+from kimiproxy.errors import ClientDisconnected, InternalError, KimiProxyError, UpstreamError
 from kimiproxy.upstream import ChatTurn
 from kimiproxy.upstream.events import ChatStarted, Event, UpstreamFailed
 
@@ -126,7 +126,7 @@ class ChatAnswer:
             yield from self.assembly.run(_chain(first, self._events))
             message = self.message
             self.usage = usage_for(self.context.prompt, message.text + message.reasoning_content)
-        except GeneratorExit:
+        except (GeneratorExit, ClientDisconnected):
             self.context.client_disconnected = True
             log.info("request %s: client disconnected", self.context.request_id)
             raise

@@ -64,6 +64,9 @@ class Settings:
     kimi_tokens: tuple[str, ...] = _setting(
         (), "server-held Kimi tokens (comma-separated)", "tokens"
     )
+    write_timeout: float = _setting(
+        60.0, "seconds a client may stop reading before it is cut off", "float", minimum=0.1
+    )
     # -- plugins ------------------------------------------------------------------------------
     disable_plugins: tuple[str, ...] = _setting((), "plugin names not to load", "list")
     load_entrypoint_plugins: bool = _setting(True, "load third-party plugins", "bool")
