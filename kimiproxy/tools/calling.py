@@ -1,11 +1,6 @@
-"""Tool (function) calling on top of a chat that has none.
-
-The Kimi web chat cannot return structured tool calls, so the proxy describes the offered tools
-in the prompt and asks Kimi to answer a call as one ``<tool_calls>[…]</tool_calls>`` block; an
-answer that starts with such a block becomes OpenAI ``tool_calls`` with ``finish_reason``
-``tool_calls``. Earlier calls and their results in the history are written back in the same
-notation, so Kimi sees the whole exchange.
-"""
+"""Reading tool calls out of Kimi's answers: an answer that starts with a
+``<tool_calls>[…]</tool_calls>`` block becomes OpenAI ``tool_calls`` with ``finish_reason``
+``tool_calls``."""
 
 from __future__ import annotations
 
@@ -13,50 +8,14 @@ import json
 import re
 import uuid
 
-OPEN, CLOSE = "<tool_calls>", "</tool_calls>"
+from kimiproxy.tools.notation import OPEN
+from kimiproxy.tools.request_fields import tools_active as active
+
+__all__ = ["ToolCallSniffer", "active", "parse_tool_calls"]
+
 _FENCE = re.compile(r"```[a-zA-Z]*")
 MAX_FENCE = 24  # a code fence opening longer than this is not one around a tool call
 _BLOCK = re.compile(r"^\s*(?:```[a-zA-Z]*\s*)?<tool_calls>(.*?)</tool_calls>\s*(?:```)?\s*$", re.S)
-
-
-def active(request) -> bool:
-    return bool(request.tools) and request.tool_choice != "none"
-
-
-def history_text(message) -> str:
-    """A message's text as Kimi sees it in a flattened history, tool calls and results included."""
-    if message.role == "tool":
-        return f"[result of tool call {message.tool_call_id or ''}] {message.text}".strip()
-    if not message.tool_calls:
-        return message.text
-    calls = []
-    for call in message.tool_calls:
-        arguments = call["function"].get("arguments") or "{}"
-        try:
-            arguments = json.loads(arguments)
-        except (ValueError, RecursionError):
-            pass  # sent as the client gave it
-        calls.append({"name": call["function"]["name"], "arguments": arguments})
-    block = OPEN + json.dumps(calls, ensure_ascii=False) + CLOSE
-    return f"{message.text}\n{block}" if message.text else block
-
-
-def instructions(tools: list[dict], choice: str | dict) -> str:
-    """The part of the prompt that offers the tools."""
-    listed = json.dumps(tools, ensure_ascii=False)
-    lines = [
-        "You can call these tools (parameters are JSON Schema):",
-        listed,
-        f'To call tools, answer with nothing but {OPEN}[{{"name": "<tool name>", '
-        f'"arguments": {{...}}}}]{CLOSE}, one entry per call, and wait for the results.',
-    ]
-    if choice == "required":
-        lines.append("You must call at least one tool now.")
-    elif isinstance(choice, dict):
-        lines.append(f'You must call the tool "{choice["name"]}" now.')
-    else:
-        lines.append("If no tool is needed, answer normally.")
-    return "\n".join(lines)
 
 
 def parse_tool_calls(text: str, tools: list[dict]) -> list[dict] | None:
