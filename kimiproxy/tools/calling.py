@@ -4,48 +4,21 @@
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 
 from kimiproxy.tools.notation import OPEN
+from kimiproxy.tools.parser import read_tool_calls
 from kimiproxy.tools.request_fields import tools_active as active
 
 __all__ = ["ToolCallSniffer", "active", "parse_tool_calls"]
 
 _FENCE = re.compile(r"```[a-zA-Z]*")
 MAX_FENCE = 24  # a code fence opening longer than this is not one around a tool call
-_BLOCK = re.compile(r"^\s*(?:```[a-zA-Z]*\s*)?<tool_calls>(.*?)</tool_calls>\s*(?:```)?\s*$", re.S)
 
 
 def parse_tool_calls(text: str, tools: list[dict]) -> list[dict] | None:
     """OpenAI ``tool_calls`` from an answer that is one tool-call block, else ``None``."""
-    match = _BLOCK.match(text)
-    if not match:
-        return None
-    try:
-        entries = json.loads(match.group(1))
-    except (ValueError, RecursionError):
-        return None
-    entries = entries if isinstance(entries, list) else [entries]
-    names = {t["name"] for t in tools}
-    calls = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            return None
-        if entry["name"] not in names:
-            return None
-        arguments = entry.get("arguments", {})
-        if not isinstance(arguments, str):
-            arguments = json.dumps(arguments, ensure_ascii=False)
-        calls.append(
-            {
-                "id": f"call_{uuid.uuid4().hex[:24]}",
-                "type": "function",
-                "function": {"name": entry["name"], "arguments": arguments},
-            }
-        )
-    return calls or None
+    return read_tool_calls(text, tools) or None
 
 
 class ToolCallSniffer:

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from kimiproxy.chat.request import Message
-from kimiproxy.tools.calling import parse_tool_calls
 from kimiproxy.tools.notation import CLOSE, OPEN
+from kimiproxy.tools.parser import read_tool_calls
 from kimiproxy.tools.prompt import history_text, tool_instructions
 
 TOOLS = [{"name": "get_weather", "description": "Weather for a city", "parameters": {}}]
@@ -30,7 +30,7 @@ def test_earlier_calls_are_written_in_the_notation_kimi_answers_in():
     text = history_text(message)
     assert text == OPEN + '[{"name": "get_weather", "arguments": {"city": "Paris"}}]' + CLOSE
     # What the proxy writes for Kimi, the proxy also reads back as the same call.
-    (parsed,) = parse_tool_calls(text, TOOLS)
+    (parsed,) = read_tool_calls(text, TOOLS)
     assert json.loads(parsed["function"]["arguments"]) == {"city": "Paris"}
 
 

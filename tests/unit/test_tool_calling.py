@@ -6,7 +6,7 @@ import pytest
 
 from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import InvalidRequest
-from kimiproxy.tools.calling import ToolCallSniffer, parse_tool_calls
+from kimiproxy.tools.calling import ToolCallSniffer
 from kimiproxy.upstream.events import Finished, TextDelta
 
 WEATHER = {
@@ -46,37 +46,6 @@ def test_bad_tool_requests(extra, param):
     with pytest.raises(InvalidRequest) as caught:
         parse_chat_request({"messages": USER, **extra})
     assert caught.value.param == param
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        CALL,
-        f"  \n{CALL}\n",
-        f"```xml\n{CALL}\n```",
-        "<tool_calls>"
-        + json.dumps({"name": "get_weather", "arguments": json.dumps({"city": "Paris"})})
-        + "</tool_calls>",
-    ],
-)
-def test_answers_that_are_tool_calls(text):
-    calls = parse_tool_calls(text, TOOLS)
-    assert calls[0]["type"] == "function" and calls[0]["id"].startswith("call_")
-    assert calls[0]["function"]["name"] == "get_weather"
-    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"}
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "It is sunny.",
-        f"Sure! {CALL}",
-        "<tool_calls>not json</tool_calls>",
-        '<tool_calls>[{"name": "unknown_tool", "arguments": {}}]</tool_calls>',
-    ],
-)
-def test_answers_that_are_not(text):
-    assert parse_tool_calls(text, TOOLS) is None
 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 100])
