@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from kimiproxy.chat.request import ChatRequest, Message
-from kimiproxy.tools.prompt import history_text, tool_instructions
-from kimiproxy.tools.request_fields import tools_active
+from kimiproxy.tools import history_text, tool_instructions, tools_active
 
 FOCUS_ON_LATEST = "关注用户最新的消息"
 FOCUS_ON_LATEST_WITH_FILES = "关注用户最新发送文件和消息"

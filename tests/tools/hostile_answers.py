@@ -1,11 +1,12 @@
 """Pathological answers of about a million characters, and a timer that runs one through the tool
-parser in a child process.
+call detector, whole or in small pieces as a stream, in a child process.
 
-Run as ``python -m tests.tools.hostile_answers NAME``: prints the seconds it took.
+Run as ``python -m tests.tools.hostile_answers NAME whole|stream``: prints the seconds it took.
 """
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 
@@ -29,15 +30,26 @@ HOSTILE = {
 }
 
 
-def run(name: str) -> float:
-    """Seconds the tool-call code takes over one hostile answer."""
-    from kimiproxy.tools.parser import read_tool_calls
+def run(name: str, mode: str) -> float:
+    """Seconds the detector takes over one hostile answer, fed whole or in pieces of 1-32."""
+    from kimiproxy.tools.detector import ToolCallDetector, detect_whole_answer
 
     text = HOSTILE[name]()
+    sizes = random.Random(name).choices(range(1, 33), k=len(text) // 8 + 1)
     started = time.perf_counter()
-    read_tool_calls(text, TOOLS)
+    if mode == "whole":
+        detect_whole_answer(text, TOOLS)
+    else:
+        detector, at = ToolCallDetector(TOOLS), 0
+        for size in sizes:
+            if at >= len(text):
+                break
+            detector.feed(text[at : at + size])
+            at += size
+        assert at >= len(text), "not enough pieces"
+        detector.finish()
     return time.perf_counter() - started
 
 
 if __name__ == "__main__":
-    print(run(sys.argv[1]))
+    print(run(sys.argv[1], sys.argv[2]))
