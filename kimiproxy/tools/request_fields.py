@@ -1,11 +1,16 @@
 """Checking the tool-calling fields of a request: ``tools``, ``tool_choice``, and the
-``tool_calls`` of earlier assistant messages. Every problem is a 400 naming the field."""
+``tool_calls`` of earlier assistant messages. Every problem is a 400 naming the field. Once
+checked, :func:`tools_active` tells whether the request puts tools in play."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from kimiproxy.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from kimiproxy.chat.request import ChatRequest
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -90,3 +95,8 @@ def read_message_tool_calls(raw: object, index: int) -> list[dict]:
                 f"{where}[{j}]",
             )
     return raw
+
+
+def tools_active(request: ChatRequest) -> bool:
+    """Whether tools are offered and ``tool_choice`` allows calling them."""
+    return bool(request.tools) and request.tool_choice != "none"

@@ -7,7 +7,6 @@ import pytest
 
 from kimiproxy import hookimpl
 from kimiproxy.errors import RateLimited
-from kimiproxy.tools.calling import ToolCallSniffer
 from kimiproxy.upstream.events import Finished, TextDelta
 
 USER = [{"role": "user", "content": "hi"}]
@@ -53,24 +52,6 @@ def test_deeply_nested_arguments_in_the_history(http, scripted):
     ]
     response = http.post("/v1/chat/completions", json={"messages": messages, "tools": [TOOL]})
     assert response.status_code == 200
-
-
-@pytest.mark.parametrize(
-    "chunks",
-    [
-        [
-            "``",
-            "`json\n" + '<tool_calls>[{"name": "get_weather", "arguments": {}}]</tool_calls>\n```',
-        ],
-        ["```json <tool_calls>", '[{"name": "get_weather", "arguments": {}}]</tool_calls>```'],
-        ["`", "``", "\n<tool_calls>", '[{"name": "get_weather"}]', "</tool_calls>", "\n```"],
-    ],
-)
-def test_split_code_fences_still_hold_back_a_call(chunks):
-    sniffer = ToolCallSniffer([{"name": "get_weather"}])
-    released = "".join(sniffer.feed(chunk) for chunk in chunks)
-    held, calls = sniffer.finish()
-    assert released == "" and held == "" and calls[0]["function"]["name"] == "get_weather"
 
 
 def test_a_failing_message_plugin_does_not_keep_the_chat(make_app, scripted):

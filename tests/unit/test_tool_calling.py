@@ -1,12 +1,9 @@
-"""Tool calling: request checks, the prompt, parsing answers, and the stream hold-back."""
+"""Tool calling through the app: the prompt Kimi gets, and calls in answers, streamed and not."""
 
 import json
 
 import pytest
 
-from kimiproxy.chat.request import parse_chat_request
-from kimiproxy.errors import InvalidRequest
-from kimiproxy.tools.calling import ToolCallSniffer, parse_tool_calls
 from kimiproxy.upstream.events import Finished, TextDelta
 
 WEATHER = {
@@ -17,82 +14,8 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     },
 }
-TOOLS = [{"name": "get_weather", "description": "", "parameters": {}}]
 CALL = '<tool_calls>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</tool_calls>'
 USER = [{"role": "user", "content": "weather in Paris?"}]
-
-
-@pytest.mark.parametrize(
-    ("extra", "param"),
-    [
-        ({"tools": {}}, "tools"),
-        ({"tools": [{"type": "retrieval"}]}, "tools[0]"),
-        (
-            {"tools": [{"type": "function", "function": {"name": "bad name"}}]},
-            "tools[0].function.name",
-        ),
-        ({"tools": [WEATHER], "tool_choice": "sometimes"}, "tool_choice"),
-        (
-            {
-                "tools": [WEATHER],
-                "tool_choice": {"type": "function", "function": {"name": "other"}},
-            },
-            "tool_choice",
-        ),
-        ({"tool_choice": "required"}, "tool_choice"),
-    ],
-)
-def test_bad_tool_requests(extra, param):
-    with pytest.raises(InvalidRequest) as caught:
-        parse_chat_request({"messages": USER, **extra})
-    assert caught.value.param == param
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        CALL,
-        f"  \n{CALL}\n",
-        f"```xml\n{CALL}\n```",
-        "<tool_calls>"
-        + json.dumps({"name": "get_weather", "arguments": json.dumps({"city": "Paris"})})
-        + "</tool_calls>",
-    ],
-)
-def test_answers_that_are_tool_calls(text):
-    calls = parse_tool_calls(text, TOOLS)
-    assert calls[0]["type"] == "function" and calls[0]["id"].startswith("call_")
-    assert calls[0]["function"]["name"] == "get_weather"
-    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"}
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "It is sunny.",
-        f"Sure! {CALL}",
-        "<tool_calls>not json</tool_calls>",
-        '<tool_calls>[{"name": "unknown_tool", "arguments": {}}]</tool_calls>',
-    ],
-)
-def test_answers_that_are_not(text):
-    assert parse_tool_calls(text, TOOLS) is None
-
-
-@pytest.mark.parametrize("size", [1, 3, 7, 100])
-def test_sniffer_holds_back_a_call_whatever_the_chunking(size):
-    sniffer = ToolCallSniffer(TOOLS)
-    released = "".join(sniffer.feed(CALL[i : i + size]) for i in range(0, len(CALL), size))
-    held, calls = sniffer.finish()
-    assert released == "" and held == "" and calls[0]["function"]["name"] == "get_weather"
-
-
-@pytest.mark.parametrize("answer", ["<b>bold</b> text", "Plain answer", "<tool_calls>broken"])
-def test_sniffer_releases_ordinary_text(answer):
-    sniffer = ToolCallSniffer(TOOLS)
-    released = "".join(sniffer.feed(ch) for ch in answer)
-    held, calls = sniffer.finish()
-    assert released + held == answer and calls is None
 
 
 def test_history_with_tool_calls_and_the_instructions_reach_kimi(http, scripted):
@@ -153,3 +76,41 @@ def test_tool_choice_none_leaves_answers_alone(http, scripted):
     ).get_json()
     assert body["choices"][0]["message"]["content"] == CALL
     assert "You can call these tools" not in scripted.turns[-1].prompt
+
+
+def streamed(response) -> tuple[str, list[dict], str]:
+    chunks = [
+        json.loads(line[6:])
+        for line in response.get_data(as_text=True).split("\n\n")
+        if line.startswith("data: {")
+    ]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    content = "".join(d.get("content") or "" for d in deltas)
+    calls = [call["function"] for d in deltas for call in d.get("tool_calls") or []]
+    return content, calls, [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "It is sunny.",
+        CALL,
+        f"```json\n{CALL}\n```",
+        f"Sure! {CALL}",
+        f"```{'a' * 30}\n{CALL}",
+        CALL.replace("get_weather", "unknown"),
+        "<tool_calls>[]</tool_calls>" + " " * 5000 + "x",
+    ],
+)
+def test_streamed_and_whole_answers_agree(http, scripted, answer):
+    pieces = [answer[i : i + 4] for i in range(0, len(answer), 4)]
+    scripted.script = lambda turn: [*map(TextDelta, pieces), Finished()]
+    body = {"messages": USER, "tools": [WEATHER]}
+    whole = http.post("/v1/chat/completions", json=body).get_json()["choices"][0]
+    content, calls, finish = streamed(
+        http.post("/v1/chat/completions", json={**body, "stream": True})
+    )
+    assert (whole["message"]["content"] or "") == content
+    assert [c["function"] for c in whole["message"].get("tool_calls") or []] == calls
+    assert whole["finish_reason"] == finish
+    assert (finish == "tool_calls") == bool(calls) == (content == "")
