@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kimiproxy.chat.context import AnswerMessage, Delta
 from kimiproxy.errors import UpstreamError
-from kimiproxy.tools.calling import ToolCallSniffer, active, parse_tool_calls
+from kimiproxy.tools import ToolCallDetector
 from kimiproxy.upstream.events import (
     ChatStarted,
     Event,
@@ -56,12 +56,11 @@ class AnswerAssembly:
 
     def run(self, events: Iterable[Event]) -> Iterator[Delta]:
         """Consume ``events``; yields client-ready deltas when streaming, none otherwise."""
-        request = self.context.request
-        sniffer = ToolCallSniffer(request.tools) if self.streaming and active(request) else None
+        detector = ToolCallDetector.for_request(self.context.request)
         message = self.message
         for event in answer_events(events):
             if isinstance(event, TextDelta):
-                text = sniffer.feed(event.text) if sniffer else event.text
+                text = detector.feed(event.text)
                 if text:
                     yield from self._emit(Delta("content", text))
             elif isinstance(event, ThinkingDelta):
@@ -74,18 +73,13 @@ class AnswerAssembly:
                 message.finish_reason = event.reason
             elif isinstance(event, ChatStarted):
                 self.context.chat_id = event.chat_id
-        if sniffer:
-            held, calls = sniffer.finish()
-            if calls:
-                message.tool_calls, message.finish_reason = calls, "tool_calls"
-            elif held:
-                yield from self._emit(Delta("content", held))
+        detected = detector.finish()
+        if detected.tool_calls:
+            message.tool_calls, message.finish_reason = detected.tool_calls, "tool_calls"
+        elif detected.text:
+            yield from self._emit(Delta("content", detected.text))
         message.content = "".join(self._content)
         message.reasoning_content = "".join(self._reasoning)
-        if not self.streaming and active(request):
-            calls = parse_tool_calls(message.content, request.tools)
-            if calls:
-                message.content, message.tool_calls, message.finish_reason = "", calls, "tool_calls"
         self.pm.hook.kimiproxy_process_message(message=message, context=self.context)
 
     def _emit(self, delta: Delta) -> Iterator[Delta]:
