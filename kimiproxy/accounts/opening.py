@@ -29,7 +29,8 @@ def open_store(
 ) -> AccountStore:
     """The store ``url`` names. ``secret_key`` (``KIMIPROXY_SECRET_KEY``) turns on encryption
     of tokens at rest; ``prefix`` overrides the Redis key prefix. A URL that names no store
-    raises ``ValueError``; an unreachable backend raises ``StoreUnavailable`` on first use."""
+    raises ``ValueError``; a backend that cannot be reached raises ``StoreUnavailable`` (SQLite
+    when it is opened, Redis on first use)."""
     url = (url or "").strip()
     cipher = TokenCipher(secret_key)
     if url in ("", "sqlite://"):
