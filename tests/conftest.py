@@ -67,6 +67,12 @@ class Proxy:
         return OpenAI(base_url=self.base_url, api_key=api_key, **options)
 
 
+@pytest.fixture(autouse=True)
+def _own_state(tmp_path_factory, monkeypatch):
+    """Every app a test builds in-process keeps its account state in a directory of its own."""
+    monkeypatch.setenv("KIMIPROXY_DATA_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture(scope="session")
 def emulator():
     port = free_port()
@@ -111,5 +117,7 @@ def proxy(request, proxy_factory, emulator) -> Proxy:
 
 
 @pytest.fixture
-def client(proxy):
-    return proxy.client()
+def client(proxy, request):
+    """An SDK client on an account of the test's own, so that what one test does to an account
+    (Kimi throttling it, say) does not follow the next test."""
+    return proxy.client(api_key=f"{TEST_TOKEN}-{abs(hash(request.node.nodeid)):x}")

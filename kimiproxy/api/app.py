@@ -6,10 +6,13 @@ from collections.abc import Iterable, Mapping
 
 from flask import Flask
 
+from kimiproxy.accounts import open_store
+from kimiproxy.accounts.directory import AccountDirectory
 from kimiproxy.api import chat_routes, meta_routes, model_routes, token_routes
 from kimiproxy.api.error_handlers import register_error_handlers
 from kimiproxy.api.state import ProxyState
 from kimiproxy.chat.core import ChatCore
+from kimiproxy.chat.health import AccountHealth
 from kimiproxy.chat.leases import AccountLeases
 from kimiproxy.hooks.manager import build_plugin_manager
 from kimiproxy.settings import Settings, load_config
@@ -34,10 +37,20 @@ def create_app(
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     pm = build_plugin_manager(settings, extra_plugins=plugins)
+    store = open_store(settings.state, settings.data_dir, secret_key=settings.secret_key or None)
+    directory = AccountDirectory(store)
     client = client or make_client(settings)
-    leases = AccountLeases(per_account=settings.account_concurrency)
+    leases = AccountLeases(
+        store,
+        directory.account_of,
+        per_account=settings.account_concurrency,
+        min_interval=settings.account_min_interval,
+        ttl=settings.lease_ttl,
+    )
+    health = AccountHealth(store, directory.account_of, settings.max_cooldown)
+    core = ChatCore(pm, settings, client, leases, health)
     app.extensions["kimiproxy"] = ProxyState(
-        settings=settings, pm=pm, client=client, core=ChatCore(pm, settings, client, leases)
+        settings=settings, pm=pm, client=client, core=core, store=store, directory=directory
     )
     for prefix in ("/v1", ""):
         app.register_blueprint(chat_routes.bp, url_prefix=prefix, name=f"chat{prefix}")

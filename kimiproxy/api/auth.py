@@ -7,6 +7,7 @@ import hmac
 
 from flask import request
 
+from kimiproxy.accounts.directory import is_pool_credential
 from kimiproxy.errors import AuthenticationFailed
 from kimiproxy.settings import TOKEN_SHAPE, Settings
 
@@ -41,4 +42,7 @@ def request_credentials(settings: Settings) -> list[str]:
         raise AuthenticationFailed(
             "Malformed credentials: a Kimi token is printable ASCII without spaces"
         )
+    if any(is_pool_credential(c) for c in credentials):
+        # Server-held accounts are named this way inside the proxy; only an API key opens them.
+        raise AuthenticationFailed("Malformed credentials: that is not a Kimi token")
     return credentials

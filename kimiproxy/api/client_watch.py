@@ -72,7 +72,7 @@ class ClientWatch:
         self._active = False
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
-            watcher.kill(block=False)
+            watcher.kill(block=True)  # its recv must end before the next request reads
 
     @contextmanager
     def waiting(self) -> Iterator[None]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pluggy
 from flask import current_app
 
+from kimiproxy.accounts import AccountStore
+from kimiproxy.accounts.directory import AccountDirectory
 from kimiproxy.chat.core import ChatCore
 from kimiproxy.settings import Settings
 from kimiproxy.upstream import UpstreamClient
@@ -18,6 +20,8 @@ class ProxyState:
     pm: pluggy.PluginManager
     client: UpstreamClient
     core: ChatCore
+    store: AccountStore
+    directory: AccountDirectory
 
 
 def proxy_state() -> ProxyState:

@@ -27,6 +27,7 @@ from kimiproxy.upstream.events import ChatStarted, Event, UpstreamFailed
 if TYPE_CHECKING:
     import pluggy
 
+    from kimiproxy.chat.health import AccountHealth
     from kimiproxy.chat.leases import AccountLeases
     from kimiproxy.chat.request import ChatRequest
     from kimiproxy.settings import Settings
@@ -45,11 +46,13 @@ class ChatCore:
         settings: Settings,
         client: UpstreamClient,
         leases: AccountLeases,
+        health: AccountHealth,
     ):
         self.pm = pm
         self.settings = settings
         self.client = client
         self.leases = leases
+        self.health = health
 
     def open(self, request: ChatRequest, credentials: list[str], streaming: bool) -> ChatAnswer:
         """Start the answer; returns once Kimi produced output, so every failure up to then is
@@ -78,7 +81,12 @@ class ChatAnswer:
             settings=core.settings, client=core.client, request=request, credentials=credentials
         )
         self.accounts = AccountRotation(
-            core.pm, core.leases, self.context, core.settings.account_wait
+            core.pm,
+            core.leases,
+            core.health,
+            self.context,
+            wait_seconds=core.settings.account_wait,
+            max_attempts=core.settings.max_attempts,
         )
         self.assembly = AnswerAssembly(core.pm, self.context, streaming)
         self.usage: dict | None = None

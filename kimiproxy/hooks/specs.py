@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from kimiproxy.chat.context import AnswerMessage, ChatContext, Delta
+    from kimiproxy.chat.leases import AccountLeases
     from kimiproxy.chat.request import ChatRequest
     from kimiproxy.errors import KimiProxyError
     from kimiproxy.settings import Settings
@@ -23,16 +24,23 @@ hookspec = pluggy.HookspecMarker("kimiproxy")
 
 @hookspec(firstresult=True)
 def kimiproxy_select_credential(
-    credentials: list[str], excluded: set[str], request: ChatRequest, context: ChatContext
+    credentials: list[str],
+    excluded: set[str],
+    request: ChatRequest,
+    context: ChatContext,
+    leases: AccountLeases,
 ) -> str | None:
-    """Choose the Kimi token (refresh token or access JWT) to answer ``request`` with.
+    """Choose the account to answer ``request`` with.
 
-    ``credentials`` are the caller's tokens in the order given; ``excluded`` are tokens that
-    already failed for this request (throttled, busy or rejected) or are answering another
-    request right now, and must not be chosen. Return one token, or ``None`` to let the next
-    implementation decide (when every implementation says ``None`` while some tokens are busy,
-    the request waits for one to come free). Keep it quick: it runs under the account lock.
-    Stops at the first non-None result; the built-in ``random_credential`` plugin answers last.
+    ``credentials`` name the request's accounts in the order given: the caller's Kimi tokens
+    (refresh tokens or access JWTs), or ``pool:<fingerprint>`` for the operator's server-held
+    accounts. ``excluded`` are those that already failed for this request, are unhealthy
+    (dead, cooling down) or are busy answering other requests, and must not be chosen.
+    ``leases`` tells how busy each one is across the deployment (``leases.in_flight(c)``) and
+    when this process last leased it (``leases.last_started(c)``). Return one credential, or
+    ``None`` to let the next implementation decide (when every implementation says ``None``
+    while some are busy, the request waits for one to come free). Keep it quick. Stops at the
+    first non-None result; the built-in strategies answer last.
     """
 
 

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ def start_proxy(
 ) -> subprocess.Popen:
     """kimiproxy under gunicorn with its own ``gunicorn_conf`` (gevent workers)."""
     environment = os.environ.copy()
+    # A proxy started here keeps its account state apart from every other one, unless told.
+    environment["KIMIPROXY_DATA_DIR"] = tempfile.mkdtemp(prefix="kimiproxy-state-")
     environment.update(env or {})
     environment.update({"KIMIPROXY_BIND": f"127.0.0.1:{port}", "KIMIPROXY_WORKERS": str(workers)})
     if quiet:

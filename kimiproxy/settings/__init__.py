@@ -9,6 +9,7 @@ it and exits 2 before anything listens.
 
 from kimiproxy.settings.load import load_config, unknown_environment
 from kimiproxy.settings.model import (
+    DEFAULT_AUTH_UPSTREAM,
     DEFAULT_UPSTREAMS,
     ENV_PREFIX,
     TOKEN_SHAPE,
@@ -18,6 +19,7 @@ from kimiproxy.settings.model import (
 )
 
 __all__ = [
+    "DEFAULT_AUTH_UPSTREAM",
     "DEFAULT_UPSTREAMS",
     "ENV_PREFIX",
     "TOKEN_SHAPE",

@@ -11,14 +11,13 @@ from kimiproxy.settings.model import ENV_PREFIX, FIELDS, Settings, SettingsError
 
 
 def _check_accounts(settings: Settings) -> None:
-    if settings.kimi_tokens and not settings.api_keys:
+    if (settings.kimi_tokens or settings.tokens_file) and not settings.server_held_accounts:
+        variable = "kimi_tokens" if settings.kimi_tokens else "tokens_file"
         raise SettingsError(
-            "kimi_tokens",
-            "needs KIMIPROXY_API_KEYS, or anyone who can reach the proxy would use those "
-            "Kimi accounts",
+            variable,
+            "needs KIMIPROXY_API_KEYS (or KIMIPROXY_API_KEYS_FILE), or anyone who can reach the "
+            "proxy would use those Kimi accounts",
         )
-    if settings.api_keys and not settings.kimi_tokens:
-        raise SettingsError("api_keys", "needs KIMIPROXY_KIMI_TOKENS: the Kimi accounts to use")
 
 
 def load_config(

@@ -10,6 +10,7 @@ from typing import Any
 from kimiproxy.allow_list import AllowList
 
 ENV_PREFIX = "KIMIPROXY_"
+DEFAULT_AUTH_UPSTREAM = "https://auth.kimi.com"
 DEFAULT_UPSTREAMS = {"connect": "https://www.kimi.com", "rest": "https://kimi.moonshot.cn"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Tokens travel in HTTP headers: visible ASCII only.
@@ -67,6 +68,32 @@ class Settings:
     write_timeout: float = _setting(
         60.0, "seconds a client may stop reading before it is cut off", "float", minimum=0.1
     )
+    api_keys_file: str = _setting("", "file of client keys, one per line", "str")
+    operator_keys: tuple[str, ...] = _setting(
+        (), "keys for the account endpoints (comma-separated)", "tokens"
+    )
+    tokens_file: str = _setting("", "file of server-held Kimi tokens, one per line", "str")
+    # -- accounts -----------------------------------------------------------------------------
+    state: str = _setting("", "where shared state lives: sqlite:///path or redis://host", "state")
+    data_dir: str = _setting("./.kimiproxy", "directory of the embedded state database", "str")
+    secret_key: str = _setting("", "encrypts stored tokens when set", "secret")
+    auth_upstream: str = _setting("", "base URL of Kimi's token refresh service", "url")
+    strategy: str = _setting("random", "how an account is chosen", "str")
+    account_min_interval: float = _setting(
+        0.0, "seconds between two answers on one account", "float", minimum=0
+    )
+    lease_ttl: float = _setting(
+        15.0, "seconds an account lease lives unless renewed", "float", minimum=1
+    )
+    refresh_margin: float = _setting(
+        180.0, "seconds before expiry an access token is refreshed", "float", minimum=0
+    )
+    max_attempts: int = _setting(
+        4, "accounts tried for one request before giving up", "int", minimum=1
+    )
+    max_cooldown: float = _setting(
+        3600.0, "longest cool-down of a throttled account, seconds", "float", minimum=1
+    )
     # -- plugins ------------------------------------------------------------------------------
     disable_plugins: tuple[str, ...] = _setting((), "plugin names not to load", "list")
     load_entrypoint_plugins: bool = _setting(True, "load third-party plugins", "bool")
@@ -116,7 +143,17 @@ class Settings:
     @property
     def server_held_accounts(self) -> bool:
         """Whether the operator holds the Kimi tokens and clients present API keys."""
-        return bool(self.api_keys)
+        return bool(self.api_keys or self.api_keys_file)
+
+    @property
+    def auth_upstream_url(self) -> str:
+        """Where tokens are refreshed: ``auth_upstream``; by default Kimi's auth host for the
+        live site, or the ``upstream`` itself when that points elsewhere (an emulator)."""
+        if self.auth_upstream:
+            return self.auth_upstream.rstrip("/")
+        if self.upstream:
+            return self.upstream_url
+        return DEFAULT_AUTH_UPSTREAM
 
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` (setting names, any case), coerced and checked like overrides."""

@@ -122,7 +122,9 @@ def map_failure(
     if kind_l in ("chat.forbidden", "permission_denied") or status == 403:
         return PermissionDenied(f"Kimi refused this account access{quoted}")
     if is_overload(reason, said) or kind_l == "unavailable":
-        return UpstreamUnavailable(f"Kimi is overloaded, try again later{quoted}")
+        return UpstreamUnavailable(
+            f"Kimi is overloaded, try again later{quoted}", code="upstream_overloaded"
+        )
     if kind_l == "deadline_exceeded":
         return UpstreamTimeout(f"Kimi timed out{quoted}")
     where = f"HTTP {status}" if status else "an error"

@@ -1,58 +1,11 @@
-"""One answer at a time per Kimi account: leases, waiting, and the pipeline's use of them."""
+"""One answer at a time per Kimi account, as requests through the app see it."""
 
 import threading
 import time
 
-from kimiproxy.chat.leases import AccountLeases
 from kimiproxy.upstream.events import Finished, TextDelta
 
 USER = [{"role": "user", "content": "hi"}]
-
-
-def first_free(busy):
-    return next((c for c in ("a", "b") if c not in busy), None)
-
-
-def test_a_busy_account_is_not_leased_twice():
-    leases = AccountLeases(per_account=1)
-    assert leases.acquire(["a", "b"], first_free, time.monotonic() + 1) == "a"
-    assert leases.acquire(["a", "b"], first_free, time.monotonic() + 1) == "b"
-    assert leases.busy("a") and leases.busy("b")
-
-
-def test_a_waiter_gets_the_account_when_it_is_released():
-    leases = AccountLeases(per_account=1)
-    assert (
-        leases.acquire(["a"], lambda busy: None if "a" in busy else "a", time.monotonic() + 1)
-        == "a"
-    )
-    got = []
-    waiter = threading.Thread(
-        target=lambda: got.append(
-            leases.acquire(["a"], lambda busy: None if "a" in busy else "a", time.monotonic() + 5)
-        )
-    )
-    waiter.start()
-    time.sleep(0.2)
-    assert got == []
-    leases.release("a")
-    waiter.join(5)
-    assert got == ["a"]
-
-
-def test_the_wait_is_bounded():
-    leases = AccountLeases(per_account=1)
-    leases.acquire(["a"], lambda busy: "a", time.monotonic() + 1)
-    started = time.monotonic()
-    assert leases.acquire(["a"], lambda busy: None, started + 0.3) is None
-    assert 0.25 <= time.monotonic() - started < 2
-
-
-def test_no_limit():
-    leases = AccountLeases(per_account=0)
-    for _ in range(3):
-        assert leases.acquire(["a"], lambda busy: "a", time.monotonic()) == "a"
-    assert not leases.busy("a")
 
 
 def test_concurrent_requests_on_one_account_take_turns(make_app, scripted):

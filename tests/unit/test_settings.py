@@ -99,20 +99,46 @@ def test_a_long_bad_value_is_quoted_short():
     assert len(str(caught.value)) < 200
 
 
-def test_server_held_tokens_need_api_keys_and_the_reverse():
+def test_server_held_tokens_need_api_keys():
     with pytest.raises(SettingsError, match="KIMIPROXY_KIMI_TOKENS: needs KIMIPROXY_API_KEYS"):
         load_config({"KIMI_TOKENS": "t1"}, environ={})
-    with pytest.raises(SettingsError, match="KIMIPROXY_API_KEYS: needs KIMIPROXY_KIMI_TOKENS"):
-        load_config({"API_KEYS": "k1"}, environ={})
+    with pytest.raises(SettingsError, match="KIMIPROXY_TOKENS_FILE: needs KIMIPROXY_API_KEYS"):
+        load_config({"TOKENS_FILE": "/tmp/tokens"}, environ={})
     settings = load_config({"KIMI_TOKENS": "t1,t2", "API_KEYS": ["k1"]}, environ={})
     assert settings.kimi_tokens == ("t1", "t2") and settings.api_keys == ("k1",)
+    # Keys alone are fine: accounts can be added later through the account endpoints.
+    assert load_config({"API_KEYS": "k1"}, environ={}).server_held_accounts
+
+
+@pytest.mark.parametrize(
+    "value", ["", "sqlite://", "sqlite:///tmp/x.db", "redis://127.0.0.1:6379/0"]
+)
+def test_state_urls(value):
+    assert load_config({"STATE": value}, environ={}).state == value
+
+
+def test_a_bad_state_url_is_one_line():
+    with pytest.raises(SettingsError, match=r"^KIMIPROXY_STATE: must be sqlite:///"):
+        load_config({"STATE": "postgres://db"}, environ={})
+
+
+def test_the_refresh_service_follows_an_upstream_that_points_elsewhere():
+    assert load_config(environ={}).auth_upstream_url == "https://auth.kimi.com"
+    local = load_config({"UPSTREAM": "http://127.0.0.1:9"}, environ={})
+    assert local.auth_upstream_url == "http://127.0.0.1:9"
+    both = load_config(
+        {"UPSTREAM": "http://127.0.0.1:9", "AUTH_UPSTREAM": "http://a:1/"}, environ={}
+    )
+    assert both.auth_upstream_url == "http://a:1"
 
 
 def test_secrets_stay_out_of_the_repr():
-    settings = load_config({"KIMI_TOKENS": "tok-1", "API_KEYS": "key-1"}, environ={})
+    settings = load_config(
+        {"KIMI_TOKENS": "tok-1", "API_KEYS": "key-1", "SECRET_KEY": "pass-1"}, environ={}
+    )
     shown = repr(settings)
-    assert not {"tok-1", "key-1"} & set(re.findall(r"[\w-]+", shown))
-    assert "kimi_tokens=<1 hidden>" in shown and "api_keys=<1 hidden>" in shown
+    assert not {"tok-1", "key-1", "pass-1"} & set(re.findall(r"[\w-]+", shown))
+    assert "kimi_tokens=<1 hidden>" in shown and "secret_key=<set>" in shown
 
 
 def test_replace_checks_like_an_override():

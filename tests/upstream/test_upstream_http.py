@@ -152,7 +152,7 @@ RESPONSE_TABLE = [
         {},
         UpstreamUnavailable,
         503,
-        "upstream_unavailable",
+        "upstream_overloaded",
         "overloaded",
     ),
 ]
