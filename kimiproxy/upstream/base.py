@@ -1,4 +1,4 @@
-"""The interface every upstream client implements, and the factory that picks one."""
+"""The interface every upstream client implements, and the turn it is given."""
 
 from __future__ import annotations
 
@@ -65,17 +65,3 @@ class UpstreamClient(Protocol):
         failures raise :class:`kimiproxy.errors.KimiProxyError`."""
 
     def close(self) -> None: ...
-
-
-def make_client(config: dict) -> UpstreamClient:
-    """Build the client for ``config["PROTOCOL"]`` (``connect`` or ``rest``)."""
-    protocol = config["PROTOCOL"]
-    if protocol == "connect":
-        from kimiproxy.upstream.connect.client import ConnectClient
-
-        return ConnectClient(config)
-    if protocol == "rest":
-        from kimiproxy.upstream.rest.client import RestClient
-
-        return RestClient(config)
-    raise ValueError(f"unknown KIMIPROXY_PROTOCOL {protocol!r}; use 'connect' or 'rest'")
