@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kimiproxy.chat.model_names import ModelSpec, parse_model
+from kimiproxy.chat.model_names import parse_model
 from kimiproxy.errors import InvalidRequest
 from kimiproxy.tools.request_fields import read_message_tool_calls, read_tool_choice, read_tools
+from kimiproxy.upstream.model_spec import ModelSpec
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 PART_TYPES = {"text", "image_url", "file", "input_text"}

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.upstream.events import Event, UploadedFile
+from kimiproxy.upstream.model_spec import ModelSpec
 
 
 @dataclass

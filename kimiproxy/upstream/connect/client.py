@@ -15,7 +15,6 @@ from typing import Any, BinaryIO
 
 import requests
 
-from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.errors import AuthenticationFailed, KimiProxyError, NotFound, UpstreamError
 from kimiproxy.upstream.base import ChatTurn
 from kimiproxy.upstream.connect.frames import AnswerFrames
@@ -23,6 +22,7 @@ from kimiproxy.upstream.connect.framing import FramingError, encode_envelope, re
 from kimiproxy.upstream.connect.history import ChatHistory
 from kimiproxy.upstream.events import Event, Finished, UploadedFile, UpstreamFailed
 from kimiproxy.upstream.failures import answer_cut_off
+from kimiproxy.upstream.model_spec import ModelSpec
 from kimiproxy.upstream.sessions import browser_session, origin_of, timeouts
 from kimiproxy.upstream.streams import ResponseChunks
 from kimiproxy.upstream.transport import Transport, parse_json

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.upstream.base import ChatTurn
+from kimiproxy.upstream.model_spec import ModelSpec
 
 DEFAULT_KIMIPLUS_ID = "kimi"
 K1_KIMIPLUS_ID = "crm40ee9e5jvhsn7ptcg"

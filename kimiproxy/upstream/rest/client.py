@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 import requests
 
-from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.errors import (
     AuthenticationFailed,
     KimiProxyError,
@@ -26,6 +25,7 @@ from kimiproxy.errors import (
 from kimiproxy.upstream.base import ChatTurn
 from kimiproxy.upstream.events import ChatStarted, Event, Finished, UploadedFile, UpstreamFailed
 from kimiproxy.upstream.failures import map_failure
+from kimiproxy.upstream.model_spec import ModelSpec
 from kimiproxy.upstream.rest.api import RestApi
 from kimiproxy.upstream.rest.bodies import completion_body, continuation_body, new_chat_body
 from kimiproxy.upstream.rest.events import AnswerProgress, read_segment
