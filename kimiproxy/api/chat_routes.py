@@ -11,10 +11,10 @@ from kimiproxy.api.auth import request_credentials
 from kimiproxy.api.json_body import read_json_body
 from kimiproxy.api.state import proxy_state
 from kimiproxy.chat.core import ChatPipeline
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.chat.usage import usage_for
 from kimiproxy.errors import KimiProxyError, UpstreamError
 from kimiproxy.wire.openai_chat import DONE, ChunkWriter, completion_body, stream_error
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 log = logging.getLogger(__name__)
 bp = Blueprint("chat", __name__)

@@ -11,10 +11,10 @@ from kimiproxy_plugins import file_inputs
 
 from kimiproxy import create_app
 from kimiproxy.chat.context import ChatContext
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import KimiProxyError, RateLimited, UpstreamError, UpstreamTimeout
 from kimiproxy.settings import load_config
 from kimiproxy.upstream.events import ChatStarted, Finished, TextDelta, UploadedFile
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 from .samples import Route, data_url, make_pdf, make_png
 

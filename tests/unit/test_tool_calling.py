@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import InvalidRequest
 from kimiproxy.tools.calling import ToolCallSniffer, parse_tool_calls
 from kimiproxy.upstream.events import Finished, TextDelta
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 WEATHER = {
     "type": "function",
