@@ -4,7 +4,7 @@ for both protocol generations, through both SDKs."""
 from __future__ import annotations
 
 import pytest
-from kimiproxy_conformance.report import format_table
+from kimiproxy_conformance.results import format_table
 from kimiproxy_conformance.suite import run_conformance
 
 
