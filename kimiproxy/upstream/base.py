@@ -27,7 +27,7 @@ class ChatTurn:
 
 
 class UpstreamClient(Protocol):
-    """What the pipeline needs from a protocol generation.
+    """What the pipeline needs from a protocol client, ``connect`` or ``rest``.
 
     ``chat`` yields :mod:`kimiproxy.upstream.events`: first :class:`ChatStarted` (as soon as the
     chat id is
@@ -41,8 +41,8 @@ class UpstreamClient(Protocol):
     def chat(self, turn: ChatTurn) -> Iterator[Event]: ...
 
     def create_chat(self, credential: str, model: ModelSpec) -> str | None:
-        """Create an empty chat and return its id (generation A, where uploads need a chat id);
-        generation B creates chats implicitly and returns ``None``."""
+        """Create an empty chat and return its id (``rest``, where uploads need a chat id);
+        ``connect`` creates chats with their first message and returns ``None``."""
 
     def delete_chat(self, credential: str, chat_id: str) -> None: ...
 

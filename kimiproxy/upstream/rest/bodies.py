@@ -1,5 +1,6 @@
-"""Generation A request bodies: creating a chat, the completion request of a turn, its
-continuation after a ``length`` cut, and the ``refs_file`` entry of an uploaded file."""
+"""``rest`` request bodies: creating a chat, the completion request of a turn, its
+continuation after a ``length`` cut, and the ``refs_file`` entry of an uploaded file. See
+``docs/kimi-protocol.md``, "Chat lifecycle", "Completion" and "Continuation"."""
 
 from __future__ import annotations
 
