@@ -1,5 +1,5 @@
 """The suite against kimiproxy itself: real gunicorn with gevent workers, in front of the emulator,
-for both protocol generations, through both SDKs."""
+for both protocols (``connect`` and ``rest``), through both SDKs."""
 
 from __future__ import annotations
 

@@ -125,7 +125,7 @@ def test_files_are_uploaded_in_order_of_appearance_concurrently(file_server):
     assert context.created_chats == []
 
 
-def test_generation_a_creates_the_chat_before_uploading():
+def test_rest_creates_the_chat_before_uploading():
     client = FakeClient(protocol="rest")
     context = make_context(client, user(file_part(data_url(PDF, "application/pdf"))))
     file_inputs.kimiproxy_prepare_request(request=context.request, context=context)

@@ -1,4 +1,4 @@
-"""Generation A (REST + SSE) client against mocked Kimi endpoints."""
+"""The ``rest`` (REST + SSE) client against mocked Kimi endpoints."""
 
 from __future__ import annotations
 
