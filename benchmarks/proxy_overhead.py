@@ -1,7 +1,7 @@
 """Benchmark: what kimiproxy adds on top of a direct call to the Kimi emulator.
 
 Starts the emulator and kimiproxy (gunicorn, gevent worker) on loopback, then measures for each
-protocol generation:
+protocol (``connect`` and ``rest``):
 - non-streamed answers: median wall time through the proxy vs. the same answer read directly from
   the emulator's stream endpoint (ratio, which holds on noisy machines);
 - streamed answers: time to the first content byte, proxy vs. direct;

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import engine, report, schema
 from .config import DEFAULT_MODEL, DEFAULT_TIMEOUT, INVALID_API_KEY, SuiteConfig, default_api_key
 from .node_runner import install_command
+from .results import format_table
 from .scenario import MODES, SDKS, ScenarioError, load_scenarios
 from .selection import CAPABILITIES, Selection, capabilities_from, select
 
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     result.deselected = [(s.name, reason) for s, reason in left_out]
     if args.quiet:
         if result.failed or result.count("skipped"):
-            print(report.format_table(result, only_problems=True))
+            print(format_table(result, only_problems=True))
         print(result.summary_line())
     else:
         print(report.format_report(result))

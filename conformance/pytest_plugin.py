@@ -18,8 +18,7 @@ import pytest
 
 from . import engine
 from .config import SuiteConfig
-from .report import format_row_details
-from .results import FAILED, SKIPPED, RowResult
+from .results import FAILED, SKIPPED, RowResult, format_row_details
 from .scenario import MODES, SDKS, Scenario
 from .suite import make_config, run_conformance, selected_scenarios
 

@@ -1,4 +1,4 @@
-"""Print the result table, and write the JUnit XML and JSON reports."""
+"""The printed report around the result table, and the JUnit XML and JSON report files."""
 
 from __future__ import annotations
 
@@ -6,41 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .results import FAILED, PASSED, SKIPPED, RowResult, SuiteReport
-
-LABELS = {PASSED: "PASS", FAILED: "FAIL", SKIPPED: "SKIP"}
-HEADER = ("SCENARIO", "SDK", "STREAM", "RESULT")
-
-
-def format_row_details(row: RowResult) -> str:
-    """The broken rules of a failed row, each with its offending chunk or body."""
-    lines: list[str] = []
-    for v in row.violations:
-        first, *more = v.message.splitlines() or [""]
-        lines.append(f"  - {v.rule} ({v.source}): {first}")
-        lines += [f"      {line}" for line in more]
-        if v.evidence:
-            first, *rest = v.evidence.splitlines() or [""]
-            lines.append(f"      offending: {first}")
-            lines += [f"                 {line}" for line in rest]
-    return "\n".join(lines)
-
-
-def format_table(report: SuiteReport, *, only_problems: bool = False) -> str:
-    """The human table: one line per row, the broken rules under each failure, skip reasons."""
-    rows = [r for r in report.rows if r.status != PASSED] if only_problems else report.rows
-    width = max([len(HEADER[0]), *(len(r.scenario) for r in rows)]) + 2
-    out = [f"{HEADER[0]:<{width}}{HEADER[1]:<8}{HEADER[2]:<8}{HEADER[3]}"]
-    for row in rows:
-        out.append(f"{row.scenario:<{width}}{row.sdk:<8}{row.stream_label:<8}{LABELS[row.status]}")
-        if row.status == FAILED:
-            out.append(format_row_details(row))
-    reasons = sorted({r.skip_reason for r in rows if r.status == SKIPPED and r.skip_reason})
-    if reasons:
-        out.append("")
-        out.append("Skipped:")
-        out += [f"  - {reason}" for reason in reasons]
-    return "\n".join(out)
+from .results import FAILED, PASSED, SKIPPED, SuiteReport, format_row_details, format_table
 
 
 def format_report(report: SuiteReport) -> str:

@@ -1,4 +1,5 @@
-"""The outcome of a run: one row per scenario × SDK × stream mode, and the whole report."""
+"""The outcome of a run: one row per scenario × SDK × stream mode, the whole report, and the
+result table that shows it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from .violations import Violation
 PASSED = "passed"
 FAILED = "failed"
 SKIPPED = "skipped"
+
+LABELS = {PASSED: "PASS", FAILED: "FAIL", SKIPPED: "SKIP"}
+HEADER = ("SCENARIO", "SDK", "STREAM", "RESULT")
 
 
 @dataclass
@@ -79,6 +83,35 @@ class SuiteReport:
     def assert_ok(self, *, fail_on_skip: bool = False) -> None:
         """Raise ``AssertionError`` with the failure table unless :meth:`ok`."""
         if not self.ok(fail_on_skip=fail_on_skip):
-            from .report import format_table
-
             raise AssertionError("conformance failed:\n" + format_table(self, only_problems=True))
+
+
+def format_row_details(row: RowResult) -> str:
+    """The broken rules of a failed row, each with its offending chunk or body."""
+    lines: list[str] = []
+    for v in row.violations:
+        first, *more = v.message.splitlines() or [""]
+        lines.append(f"  - {v.rule} ({v.source}): {first}")
+        lines += [f"      {line}" for line in more]
+        if v.evidence:
+            first, *rest = v.evidence.splitlines() or [""]
+            lines.append(f"      offending: {first}")
+            lines += [f"                 {line}" for line in rest]
+    return "\n".join(lines)
+
+
+def format_table(report: SuiteReport, *, only_problems: bool = False) -> str:
+    """The human table: one line per row, the broken rules under each failure, skip reasons."""
+    rows = [r for r in report.rows if r.status != PASSED] if only_problems else report.rows
+    width = max([len(HEADER[0]), *(len(r.scenario) for r in rows)]) + 2
+    out = [f"{HEADER[0]:<{width}}{HEADER[1]:<8}{HEADER[2]:<8}{HEADER[3]}"]
+    for row in rows:
+        out.append(f"{row.scenario:<{width}}{row.sdk:<8}{row.stream_label:<8}{LABELS[row.status]}")
+        if row.status == FAILED:
+            out.append(format_row_details(row))
+    reasons = sorted({r.skip_reason for r in rows if r.status == SKIPPED and r.skip_reason})
+    if reasons:
+        out.append("")
+        out.append("Skipped:")
+        out += [f"  - {reason}" for reason in reasons]
+    return "\n".join(out)

@@ -64,3 +64,14 @@ def describe_type(value: object) -> str:
     if isinstance(value, (bool, int, float)) or value is None:
         return f"{name} {json.dumps(value)}"
     return name
+
+
+def first_per_rule(found: list[Violation]) -> list[Violation]:
+    """Keep the first violation of each rule: one bad chunk usually repeats on every chunk."""
+    seen: set[str] = set()
+    kept: list[Violation] = []
+    for violation in found:
+        if violation.rule not in seen:
+            seen.add(violation.rule)
+            kept.append(violation)
+    return kept

@@ -111,7 +111,7 @@ def proxy_factory(emulator):
 
 @pytest.fixture(params=PROTOCOLS)
 def proxy(request, proxy_factory, emulator) -> Proxy:
-    """kimiproxy for each protocol generation, with the emulator's record cleared."""
+    """kimiproxy for each protocol, ``connect`` and ``rest``, with the emulator's record cleared."""
     emulator.reset()
     return proxy_factory(request.param)
 

@@ -12,7 +12,6 @@ from kimiproxy.api.client_watch import ClientWatch, set_write_timeout
 from kimiproxy.api.json_body import read_json_body
 from kimiproxy.api.state import proxy_state
 from kimiproxy.chat.core import ChatAnswer
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import ClientDisconnected, KimiProxyError
 from kimiproxy.wire.openai_chat import (
     DONE,
@@ -22,6 +21,7 @@ from kimiproxy.wire.openai_chat import (
     response_extras,
     stream_error,
 )
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 log = logging.getLogger(__name__)
 bp = Blueprint("chat", __name__)

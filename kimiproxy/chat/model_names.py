@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from kimiproxy.upstream.model_spec import ModelSpec
 
 DEFAULT_MODEL = "kimi"
 AGENT_ID = re.compile(r"^[0-9a-v]{20}$")
@@ -38,23 +39,6 @@ SUPPORTED_FLAGS = {
     "connect": {"search", "thinking", "silent"},
     "rest": {"search", "research", "thinking", "math", "silent"},
 }
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a model name asks for."""
-
-    name: str
-    search: bool = False
-    research: bool = False
-    thinking: bool = False
-    math: bool = False
-    silent: bool = False
-    agent_id: str | None = None
-
-    @property
-    def flags(self) -> set[str]:
-        return {f for f in ("search", "research", "thinking", "math", "silent") if getattr(self, f)}
 
 
 def parse_model(name: str | None, *, use_search: bool = False) -> ModelSpec:

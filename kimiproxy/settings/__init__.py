@@ -7,7 +7,7 @@ strings the same way for both. An unknown override, or a value that does not fit
 it and exits 2 before anything listens.
 """
 
-from kimiproxy.settings.load import load_config, unknown_environment
+from kimiproxy.settings.load import load_config, replace_settings, unknown_environment
 from kimiproxy.settings.model import (
     DEFAULT_AUTH_UPSTREAM,
     DEFAULT_UPSTREAMS,
@@ -26,6 +26,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "load_config",
+    "replace_settings",
     "setting_names",
     "unknown_environment",
 ]

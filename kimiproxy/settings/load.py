@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import fields
 
 from kimiproxy.settings.coerce import coerce
 from kimiproxy.settings.model import ENV_PREFIX, FIELDS, Settings, SettingsError, setting_names
@@ -52,3 +53,10 @@ def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
     environ = os.environ if environ is None else environ
     known = set(setting_names())
     return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+
+
+def replace_settings(settings: Settings, **changes: object) -> Settings:
+    """A copy of ``settings`` with ``changes`` (setting names, any case), checked like
+    overrides."""
+    current = {spec.name: getattr(settings, spec.name) for spec in fields(settings)}
+    return load_config({**current, **changes}, environ={})

@@ -155,15 +155,6 @@ class Settings:
             return self.upstream_url
         return DEFAULT_AUTH_UPSTREAM
 
-    def replace(self, **changes: object) -> Settings:
-        """A copy with ``changes`` (setting names, any case), coerced and checked like overrides."""
-        from kimiproxy.settings.load import load_config
-
-        return load_config({**self.as_overrides(), **changes}, environ={})
-
-    def as_overrides(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
     def __repr__(self) -> str:  # API keys and Kimi tokens are secrets
         shown = []
         for spec in fields(self):

@@ -1,16 +1,13 @@
-"""The interface every upstream client implements, and the factory that picks one."""
+"""The interface every upstream client implements, and the turn it is given."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
-from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.upstream.events import Event, UploadedFile
-
-if TYPE_CHECKING:
-    from kimiproxy.settings import Settings
+from kimiproxy.upstream.model_spec import ModelSpec
 
 
 @dataclass
@@ -30,7 +27,7 @@ class ChatTurn:
 
 
 class UpstreamClient(Protocol):
-    """What the pipeline needs from a protocol generation.
+    """What the pipeline needs from a protocol client, ``connect`` or ``rest``.
 
     ``chat`` yields :mod:`kimiproxy.upstream.events`: first :class:`ChatStarted` (as soon as the
     chat id is
@@ -44,8 +41,8 @@ class UpstreamClient(Protocol):
     def chat(self, turn: ChatTurn) -> Iterator[Event]: ...
 
     def create_chat(self, credential: str, model: ModelSpec) -> str | None:
-        """Create an empty chat and return its id (generation A, where uploads need a chat id);
-        generation B creates chats implicitly and returns ``None``."""
+        """Create an empty chat and return its id (``rest``, where uploads need a chat id);
+        ``connect`` creates chats with their first message and returns ``None``."""
 
     def delete_chat(self, credential: str, chat_id: str) -> None: ...
 
@@ -68,17 +65,3 @@ class UpstreamClient(Protocol):
         failures raise :class:`kimiproxy.errors.KimiProxyError`."""
 
     def close(self) -> None: ...
-
-
-def make_client(settings: Settings) -> UpstreamClient:
-    """Build the client for ``settings.protocol`` (``connect`` or ``rest``)."""
-    protocol = settings.protocol
-    if protocol == "connect":
-        from kimiproxy.upstream.connect.client import ConnectClient
-
-        return ConnectClient(settings)
-    if protocol == "rest":
-        from kimiproxy.upstream.rest.client import RestClient
-
-        return RestClient(settings)
-    raise ValueError(f"unknown KIMIPROXY_PROTOCOL {protocol!r}; use 'connect' or 'rest'")

@@ -1,4 +1,4 @@
-"""Normalized events that every upstream client yields, whatever the Kimi protocol generation."""
+"""Normalized events that every upstream client yields, whichever Kimi protocol it speaks."""
 
 from __future__ import annotations
 
@@ -75,4 +75,4 @@ class UploadedFile:
     size: int
     mime_type: str
     kind: str = "file"  # "file" or "image"
-    details: dict = field(default_factory=dict)  # protocol-specific object (generation A refs_file)
+    details: dict = field(default_factory=dict)  # protocol-specific object (``rest`` refs_file)

@@ -1,6 +1,7 @@
 """The one table that turns an upstream failure (a refused connection, a timeout, an error
-status or an error payload, whichever protocol generation sent it) into one of our
-:mod:`kimiproxy.errors`.
+status or an error payload, whichever protocol sent it) into one of our
+:mod:`kimiproxy.errors`. See ``docs/kimi-protocol.md``, "Errors, overload and stalls" and
+"REST errors".
 
 Every message produced here is written for the end user and never carries a token: Kimi's own
 message is quoted, but anything shaped like a JWT or equal to a secret the caller names is cut out.
@@ -86,8 +87,8 @@ def map_failure(
 ) -> KimiProxyError:
     """The one table from upstream failures to our errors.
 
-    ``status`` is the HTTP status, ``kind`` Kimi's ``error_type`` (generation A) or Connect
-    ``code`` (generation B), ``reason`` a Connect ``details[].debug.reason``, ``exception`` a
+    ``status`` is the HTTP status, ``kind`` Kimi's ``error_type`` (``rest``) or Connect
+    ``code`` (``connect``), ``reason`` a Connect ``details[].debug.reason``, ``exception`` a
     transport exception. ``secrets`` are strings (the caller's tokens) that must not appear in the
     message even if Kimi echoed them.
     """
@@ -159,10 +160,10 @@ def _map_exception(exc: BaseException, read_timeout: float | None) -> KimiProxyE
 
 
 def error_fields(response: requests.Response) -> dict:
-    """Pull ``kind``/``message``/``reason`` out of an error body, whichever generation sent it.
+    """Pull ``kind``/``message``/``reason`` out of an error body, whichever protocol sent it.
 
-    Generation A: ``{"error_type","message"}``; Connect unary: ``{"code","message","details"}``;
-    generation B 401s are plain text (``token is expired``)."""
+    ``rest``: ``{"error_type","message"}``; ``connect`` unary: ``{"code","message","details"}``;
+    ``connect`` 401s are plain text (``token is expired``)."""
     text = ""
     try:
         text = response.text or ""

@@ -1,4 +1,4 @@
-"""Web-search results of one answer, each URL passed on once, whichever generation found them."""
+"""Web-search results of one answer, each URL passed on once, whichever protocol found them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """HTTP sessions that look like a tab of Kimi's web page: a browser ``User-Agent``, the page's
-``X-Msh-*`` headers, and a connection pool sized for a gevent worker's many greenlets."""
+``X-Msh-*`` headers, and a connection pool sized for a gevent worker's many greenlets. See
+``docs/kimi-protocol.md``, "Identity headers" and "Request headers"."""
 
 from __future__ import annotations
 

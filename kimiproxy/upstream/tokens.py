@@ -1,6 +1,6 @@
 """Kimi credentials: telling an access JWT from a refresh token, turning a refresh token into an
 access token, and caching access tokens so that concurrent requests of one account share one
-refresh.
+refresh. See ``docs/kimi-protocol.md``, "Access tokens and their refresh" and "Auth and refresh".
 
 Tokens never reach a log line or an exception message; :func:`fingerprint` is what logs show.
 """
@@ -114,8 +114,8 @@ class TokenCache:
     """Access tokens per credential, refreshed on demand.
 
     ``refresher(refresh_token) -> access_token`` does the network call. ``ttl`` (seconds) caps how
-    long one access token is reused (generation A re-refreshes every ``ACCESS_TOKEN_TTL``); with
-    ``ttl=None`` only the JWT ``exp`` counts (generation B), and a token without ``exp`` is kept
+    long one access token is reused (``rest`` re-refreshes every ``ACCESS_TOKEN_TTL``); with
+    ``ttl=None`` only the JWT ``exp`` counts (``connect``), and a token without ``exp`` is kept
     until :meth:`invalidate`. Concurrent callers for one credential wait for a single refresh.
 
     Locks are created when the cache is, never at import time: under gunicorn's gevent worker,

@@ -1,10 +1,10 @@
 """The suite against kimiproxy itself: real gunicorn with gevent workers, in front of the emulator,
-for both protocol generations, through both SDKs."""
+for both protocols (``connect`` and ``rest``), through both SDKs."""
 
 from __future__ import annotations
 
 import pytest
-from kimiproxy_conformance.report import format_table
+from kimiproxy_conformance.results import format_table
 from kimiproxy_conformance.suite import run_conformance
 
 

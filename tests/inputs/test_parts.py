@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import InvalidRequest
 from kimiproxy.inputs import file_parts, ignored_parts
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 
 def request_with(*messages):

@@ -11,10 +11,10 @@ from kimiproxy_plugins import file_inputs
 
 from kimiproxy import create_app
 from kimiproxy.chat.context import ChatContext
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import KimiProxyError, RateLimited, UpstreamError, UpstreamTimeout
 from kimiproxy.settings import load_config
 from kimiproxy.upstream.events import ChatStarted, Finished, TextDelta, UploadedFile
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 from .samples import Route, data_url, make_pdf, make_png
 
@@ -125,7 +125,7 @@ def test_files_are_uploaded_in_order_of_appearance_concurrently(file_server):
     assert context.created_chats == []
 
 
-def test_generation_a_creates_the_chat_before_uploading():
+def test_rest_creates_the_chat_before_uploading():
     client = FakeClient(protocol="rest")
     context = make_context(client, user(file_part(data_url(PDF, "application/pdf"))))
     file_inputs.kimiproxy_prepare_request(request=context.request, context=context)

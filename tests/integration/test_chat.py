@@ -1,5 +1,5 @@
 """End to end: the openai SDK → kimiproxy under gunicorn/gevent → the Kimi emulator, for both
-protocol generations; cleanup is checked from the emulator's record."""
+protocols, ``connect`` and ``rest``; cleanup is checked from the emulator's record."""
 
 from __future__ import annotations
 

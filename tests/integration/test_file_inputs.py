@@ -1,5 +1,5 @@
 """End to end: file and image inputs through the openai SDK → kimiproxy under gunicorn/gevent →
-the Kimi emulator, for both protocol generations, streamed and not.
+the Kimi emulator, for both protocols, ``connect`` and ``rest``, streamed and not.
 
 Files come from a local file server thread on 127.0.0.1 (allowed with KIMIPROXY_FETCH_ALLOW) or
 from data URLs; the emulator answers with a ``File <name> (<mime>, <size> bytes, sha256 <16 hex>)``

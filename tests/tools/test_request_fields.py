@@ -3,9 +3,9 @@ each problem a 400 naming the field."""
 
 import pytest
 
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import InvalidRequest
 from kimiproxy.tools.request_fields import read_message_tool_calls, read_tool_choice, read_tools
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 WEATHER = {
     "type": "function",

@@ -4,9 +4,9 @@ account is dead, Kimi failing for one account fails over to another before any o
 from __future__ import annotations
 
 from kimiproxy.accounts.directory import pool_credential
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import AuthenticationFailed, RateLimited, UpstreamError
 from kimiproxy.upstream.events import Finished, TextDelta
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 USER = [{"role": "user", "content": "hi"}]
 

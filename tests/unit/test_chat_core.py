@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from kimiproxy import hookimpl
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import InternalError, RateLimited, UpstreamError
 from kimiproxy.upstream.events import Finished, TextDelta, UpstreamFailed
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 USER = [{"role": "user", "content": "hi"}]
 

@@ -1,4 +1,5 @@
-"""Docs and code kept in step: the README's commands, the hook contracts, the settings table."""
+"""Docs and code kept in step: the README's commands, the hook contracts, the settings table, the
+protocol notes the code cites."""
 
 import inspect
 import re
@@ -42,3 +43,25 @@ def test_every_hook_is_documented_with_typed_parameters():
 def test_every_setting_is_documented():
     missing = [name for name in setting_names() if name not in README]
     assert not missing, f"settings missing from the README: {missing}"
+
+
+PROTOCOL_NOTES = ROOT / "docs" / "kimi-protocol.md"
+# ``docs/kimi-protocol.md``, "Section" (more sections joined by commas or "and")
+CITATION = re.compile(r'(\S*)kimi-protocol\.md`*((?:\s*,?\s*(?:and\s+)?"[^"]+")*)')
+
+
+def test_the_protocol_sections_the_code_cites_exist():
+    text = PROTOCOL_NOTES.read_text(encoding="utf-8")
+    headings = {re.sub(r"[`*]", "", h).strip() for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    cited = 0
+    for directory in ("kimiproxy", "plugins", "conformance"):
+        for path in (ROOT / directory).rglob("*.py"):
+            where = path.relative_to(ROOT)
+            if "node_modules" in where.parts:
+                continue
+            for prefix, sections in CITATION.findall(path.read_text(encoding="utf-8")):
+                assert prefix.lstrip("(`") == "docs/", f"{where} cites {prefix}kimi-protocol.md"
+                for section in re.findall(r'"([^"]+)"', sections):
+                    cited += 1
+                    assert section in headings, f'{where} cites "{section}", not a section'
+    assert cited >= 10

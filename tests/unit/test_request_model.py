@@ -2,8 +2,8 @@
 
 import pytest
 
-from kimiproxy.chat.request import parse_chat_request
 from kimiproxy.errors import InvalidRequest
+from kimiproxy.wire.openai_chat_request import parse_chat_request
 
 USER = [{"role": "user", "content": "hi"}]
 

@@ -10,7 +10,13 @@ import sys
 import pytest
 
 from kimiproxy.allow_list import AllowList
-from kimiproxy.settings import Settings, SettingsError, load_config, unknown_environment
+from kimiproxy.settings import (
+    Settings,
+    SettingsError,
+    load_config,
+    replace_settings,
+    unknown_environment,
+)
 
 
 def test_defaults_are_typed():
@@ -143,9 +149,9 @@ def test_secrets_stay_out_of_the_repr():
 
 def test_replace_checks_like_an_override():
     settings = load_config(environ={})
-    assert settings.replace(account_wait="3").account_wait == 3.0
+    assert replace_settings(settings, account_wait="3").account_wait == 3.0
     with pytest.raises(SettingsError):
-        settings.replace(protocol="nope")
+        replace_settings(settings, protocol="nope")
 
 
 def test_unknown_environment_variables_are_reported():

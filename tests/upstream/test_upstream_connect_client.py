@@ -1,4 +1,4 @@
-"""Generation B (Connect RPC) client against mocked Kimi endpoints."""
+"""The ``connect`` (Connect RPC) client against mocked Kimi endpoints."""
 
 from __future__ import annotations
 

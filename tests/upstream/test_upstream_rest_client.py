@@ -1,4 +1,4 @@
-"""Generation A (REST + SSE) client against mocked Kimi endpoints."""
+"""The ``rest`` (REST + SSE) client against mocked Kimi endpoints."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import requests
 import responses
 from responses import matchers
 
-from kimiproxy.chat.model_names import ModelSpec, parse_model
+from kimiproxy.chat.model_names import parse_model
 from kimiproxy.errors import (
     AuthenticationFailed,
     NotFound,
@@ -30,6 +30,7 @@ from kimiproxy.upstream.events import (
     UploadedFile,
     UpstreamFailed,
 )
+from kimiproxy.upstream.model_spec import ModelSpec
 from kimiproxy.upstream.rest.bodies import K1_KIMIPLUS_ID, wrap_urls
 from kimiproxy.upstream.rest.client import RestClient
 

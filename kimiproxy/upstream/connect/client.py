@@ -1,11 +1,11 @@
-"""Generation B client: Kimi's Connect RPC API (www.kimi.com, 2025–2026). See
-``kimi-protocol.md``, "Generation B".
+"""The ``connect`` client: Kimi's Connect RPC API (www.kimi.com, 2025–2026). See
+``docs/kimi-protocol.md``, "The connect protocol" and "The Chat request".
 
 Errors that arrive before anything was yielded are raised (so the pipeline can retry with another
 account); once a :class:`ChatStarted` is out they arrive as :class:`UpstreamFailed`. When a new
 chat was created before the failure, :class:`ChatStarted` is yielded first so it can be deleted.
-Frames become events in :mod:`.connect_frames`; :mod:`.connect_history` finds the message a turn
-continues from.
+Frames become events in :mod:`kimiproxy.upstream.connect.frames`;
+:mod:`kimiproxy.upstream.connect.history` finds the message a turn continues from.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import requests
 
-from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.errors import AuthenticationFailed, KimiProxyError, NotFound, UpstreamError
 from kimiproxy.upstream.base import ChatTurn
 from kimiproxy.upstream.connect.frames import AnswerFrames
@@ -23,6 +22,7 @@ from kimiproxy.upstream.connect.framing import FramingError, encode_envelope, re
 from kimiproxy.upstream.connect.history import ChatHistory
 from kimiproxy.upstream.events import Event, Finished, UploadedFile, UpstreamFailed
 from kimiproxy.upstream.failures import answer_cut_off
+from kimiproxy.upstream.model_spec import ModelSpec
 from kimiproxy.upstream.sessions import browser_session, origin_of, timeouts
 from kimiproxy.upstream.streams import ResponseChunks
 from kimiproxy.upstream.transport import Transport, parse_json
@@ -60,7 +60,7 @@ def chat_body(turn: ChatTurn, parent_id: str | None = None) -> dict:
 
 
 class ConnectClient:
-    """:class:`~kimiproxy.upstream.base.UpstreamClient` for generation B."""
+    """:class:`~kimiproxy.upstream.base.UpstreamClient` for ``connect``."""
 
     protocol = "connect"
 
@@ -68,7 +68,8 @@ class ConnectClient:
         base = settings.upstream_url
         self._timeout = timeouts(settings)
         self._session = browser_session(origin_of(base), CONNECT_HEADERS, session)
-        # Access JWTs live 30 days; refresh ahead of their exp, not on a timer.
+        # Access JWTs live from about 15 minutes to 30 days; refresh ahead of their exp, not on
+        # a timer.
         self._transport = Transport.refreshing_through(self._session, base, self._timeout, ttl=None)
         self.tokens = self._transport.tokens
         self.history = ChatHistory(self._transport)
@@ -116,7 +117,7 @@ class ConnectClient:
         return True
 
     def create_chat(self, credential: str, model: ModelSpec) -> None:
-        """Generation B creates the chat with the first message."""
+        """``connect`` creates the chat with its first message."""
         return None
 
     def delete_chat(self, credential: str, chat_id: str) -> None:

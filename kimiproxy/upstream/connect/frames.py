@@ -1,6 +1,6 @@
-"""Generation B answer stream: Connect frames (``chat``, ``message`` and ``block`` updates,
-``done``, errors) turned into :mod:`kimiproxy.upstream.events`. See ``kimi-protocol.md``,
-"Stream frames".
+"""The ``connect`` answer stream: Connect frames (``chat``, ``message`` and ``block`` updates,
+``done``, errors) turned into :mod:`kimiproxy.upstream.events`. See ``docs/kimi-protocol.md``,
+"Chat stream frames".
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Connect streaming envelopes: 1 flag byte, a 4-byte big-endian length, then that many bytes of
-UTF-8 JSON. Flag ``0x02`` marks the end-of-stream envelope (trailers, or the error).
+UTF-8 JSON. Flag ``0x02`` marks the end-of-stream envelope (trailers, or the error). See
+``docs/kimi-protocol.md``, "Connect envelopes".
 
 The decoder is incremental because the network cuts the body anywhere: an envelope may span many
 chunks and one chunk may hold many envelopes.

@@ -1,6 +1,7 @@
-"""Which message a generation B turn continues from. Kimi wants the id of the chat's latest
+"""Which message a ``connect`` turn continues from. Kimi wants the id of the chat's latest
 assistant message as ``parent_id``: this process remembers the answers it streamed (in a bounded
-cache) and otherwise reads the chat's messages with ``ListMessages``."""
+cache) and otherwise reads the chat's messages with ``ListMessages``. See
+``docs/kimi-protocol.md``, "ListMessages and the parent id"."""
 
 from __future__ import annotations
 

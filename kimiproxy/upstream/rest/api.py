@@ -1,4 +1,4 @@
-"""Generation A calls to Kimi's REST API. Like the web page, every call carries the account's user
+"""``rest`` calls to Kimi's REST API. Like the web page, every call carries the account's user
 id as ``X-Traffic-Id``; the id is read once per credential with ``GET /api/user``."""
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
-"""Generation A request bodies: creating a chat, the completion request of a turn, its
-continuation after a ``length`` cut, and the ``refs_file`` entry of an uploaded file."""
+"""``rest`` request bodies: creating a chat, the completion request of a turn, its
+continuation after a ``length`` cut, and the ``refs_file`` entry of an uploaded file. See
+``docs/kimi-protocol.md``, "Chat lifecycle", "Completion" and "Continuation"."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.upstream.base import ChatTurn
+from kimiproxy.upstream.model_spec import ModelSpec
 
 DEFAULT_KIMIPLUS_ID = "kimi"
 K1_KIMIPLUS_ID = "crm40ee9e5jvhsn7ptcg"

@@ -1,9 +1,10 @@
-"""Generation A client: Kimi's REST endpoints and its Server-Sent Events completion stream
-(kimi.moonshot.cn, as kimi-free-api spoke it). See ``kimi-protocol.md``, "Generation A".
+"""The ``rest`` client: Kimi's REST endpoints and its Server-Sent Events completion stream
+(kimi.moonshot.cn, as kimi-free-api spoke it). See ``docs/kimi-protocol.md``, "The rest protocol".
 
 This module runs a turn: create the chat, open the completion stream, continue the answer after
-a ``length`` cut. The request bodies are in :mod:`.rest_bodies`, the stream's events in
-:mod:`.rest_events`, the upload flow in :mod:`.rest_files`.
+a ``length`` cut. The request bodies are in :mod:`kimiproxy.upstream.rest.bodies`, the stream's
+events in :mod:`kimiproxy.upstream.rest.events`, the upload flow in
+:mod:`kimiproxy.upstream.rest.files`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from urllib.parse import quote
 
 import requests
 
-from kimiproxy.chat.model_names import ModelSpec
 from kimiproxy.errors import (
     AuthenticationFailed,
     KimiProxyError,
@@ -26,6 +26,7 @@ from kimiproxy.errors import (
 from kimiproxy.upstream.base import ChatTurn
 from kimiproxy.upstream.events import ChatStarted, Event, Finished, UploadedFile, UpstreamFailed
 from kimiproxy.upstream.failures import map_failure
+from kimiproxy.upstream.model_spec import ModelSpec
 from kimiproxy.upstream.rest.api import RestApi
 from kimiproxy.upstream.rest.bodies import completion_body, continuation_body, new_chat_body
 from kimiproxy.upstream.rest.events import AnswerProgress, read_segment
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 class RestClient:
-    """:class:`~kimiproxy.upstream.base.UpstreamClient` for generation A."""
+    """:class:`~kimiproxy.upstream.base.UpstreamClient` for ``rest``."""
 
     protocol = "rest"
 

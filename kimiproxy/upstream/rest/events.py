@@ -1,9 +1,10 @@
-"""Generation A answer stream: the Server-Sent Events of one completion request turned into
-:mod:`kimiproxy.upstream.events` (``kimi-protocol.md``, the event table under "Completion").
+"""The ``rest`` answer stream: the Server-Sent Events of one completion request turned into
+:mod:`kimiproxy.upstream.events` (``docs/kimi-protocol.md``, "Completion events").
 
-Kimi's ``error`` event during an answer is mapped by the shared table in :mod:`.failures`: an
-overload message ("Kimi 现在有点累了…") becomes :class:`UpstreamUnavailable` (503, because the
-fix is to try again later), anything else (e.g. a content-policy stop) :class:`UpstreamError` (502).
+Kimi's ``error`` event during an answer is mapped by the shared table in
+:mod:`kimiproxy.upstream.failures`: an overload message ("Kimi 现在有点累了…") becomes
+:class:`UpstreamUnavailable` (503, because the fix is to try again later), anything else (e.g. a
+content-policy stop) :class:`UpstreamError` (502).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Generation A file upload (``kimi-protocol.md``, "Files and images"): pre-sign, PUT the bytes
+"""The ``rest`` file upload (``docs/kimi-protocol.md``, "Files and images"): pre-sign, PUT the bytes
 to object storage, wait until Kimi takes the file, then until it has parsed it, all of it within
 ``FILE_PARSE_TIMEOUT``."""
 
