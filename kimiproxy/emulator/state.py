@@ -12,47 +12,12 @@ import threading
 from flask import current_app
 
 from kimiproxy.emulator.faults import fault_kind
+from kimiproxy.emulator.options import merge_options
 from kimiproxy.emulator.records import Chat, StoredFile, Turn
 from kimiproxy.emulator.replies import Step, answer_text
 
 EXTENSION_KEY = "kimi_emulator"
-DEFAULT_OPTIONS: dict = {
-    "research_total": 20,  # research answers per account before the quota is exhausted
-    "parse_polls": 2,  # POST /api/file polls until a file leaves "initializing"
-    "chunk_size": 8,  # characters per answer delta
-    "split_bytes": 5,  # bytes per network write for [[reply:split-utf8]]
-    "slow_chunk_delay": 0.5,  # seconds between writes under the slow_chunks fault
-    "parse_hang_seconds": 5.0,  # how long parse_hang holds a parse answer
-    "one_stream_per_account": True,  # refuse a second concurrent stream like Kimi does
-}
 READY_STATUSES = frozenset({"initialized", "parsed"})
-
-
-def _check_option(key: str, value: object) -> None:
-    """``ValueError`` unless ``value`` has the type of the option's default (a float option also
-    takes an integer) and, for numbers, is not negative."""
-    default = DEFAULT_OPTIONS[key]
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ValueError(f"emulator option {key} must be true or false, not {value!r}")
-        return
-    kinds = (int,) if isinstance(default, int) else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
-        kind = "an integer" if kinds == (int,) else "a number"
-        raise ValueError(f"emulator option {key} must be {kind} >= 0, not {value!r}")
-
-
-def merge_options(options: dict | None) -> dict:
-    """Defaults overlaid with ``options``; unknown keys and values of the wrong type are refused
-    (``ValueError``) to catch typos."""
-    unknown = set(options or {}) - set(DEFAULT_OPTIONS)
-    if unknown:
-        raise ValueError(
-            f"unknown emulator options: {sorted(unknown)} (known: {', '.join(DEFAULT_OPTIONS)})"
-        )
-    for key, value in (options or {}).items():
-        _check_option(key, value)
-    return {**DEFAULT_OPTIONS, **(options or {})}
 
 
 class EmulatorState:

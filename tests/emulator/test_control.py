@@ -65,12 +65,3 @@ def test_faults_listing_and_reset(emu):
         "/_emulator/faults",
         "/_emulator/calls",
     ]
-
-
-def test_unknown_options_are_refused():
-    import pytest
-
-    from kimiproxy.emulator import create_emulator_app
-
-    with pytest.raises(ValueError):
-        create_emulator_app({"research_totl": 3})
