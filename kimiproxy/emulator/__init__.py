@@ -1,5 +1,6 @@
-"""The Kimi emulator: a Flask app speaking both Kimi web protocol generations (REST + SSE and
-Connect RPC) with scripted replies, injectable faults and a control API under ``/_emulator``.
+"""The Kimi emulator: a Flask app speaking both Kimi web protocols, ``rest`` (REST + SSE) and
+``connect`` (Connect RPC), with scripted replies, injectable faults and a control API under
+``/_emulator``.
 
 See ``docs/emulator.md``. Run it with one worker: its state lives in process memory.
 """

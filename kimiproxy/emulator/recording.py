@@ -15,8 +15,8 @@ _SECRET_HEADERS = frozenset({"authorization", "cookie"})
 
 
 def protocol_for(path: str) -> str:
-    """``connect`` for generation B paths, ``control`` for the emulator's own API, else ``rest``
-    (the object-storage PUT belongs to the generation A upload flow)."""
+    """``connect`` for that protocol's paths, ``control`` for the emulator's own API, else ``rest``
+    (the object-storage PUT belongs to the ``rest`` upload flow)."""
     if path.startswith(OSS_PREFIX):
         return "rest"
     if path.startswith("/_emulator"):

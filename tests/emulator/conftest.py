@@ -45,7 +45,7 @@ def connect_frames(data: bytes) -> list[tuple[int, dict]]:
 
 
 def text_of(frames: list[tuple[int, dict]], kind: str = "text") -> str:
-    """The concatenated ``append`` content of a generation B block kind."""
+    """The concatenated ``append`` content of a ``connect`` block kind."""
     return "".join(
         f["block"][kind]["content"]
         for _, f in frames
@@ -89,7 +89,7 @@ class Emulator:
     def auth(token: str) -> dict:
         return {"Authorization": f"Bearer {token}"}
 
-    # --- generation A ----------------------------------------------------------------------------
+    # --- rest ----------------------------------------------------------------------------------
     def create_chat(self, token: str) -> str:
         body = {
             "enter_method": "new_chat",
@@ -143,8 +143,8 @@ class Emulator:
         chunks = _drain(response)
         return response, sse_events(chunks)
 
-    # --- generation B ----------------------------------------------------------------------------
-    def chat_b(
+    # --- connect -------------------------------------------------------------------------------
+    def chat_connect(
         self,
         token: str,
         text: str | None = "hello",
@@ -182,7 +182,7 @@ class Emulator:
             headers.update(self.auth(token))
         return self.client.post(f"/apiv2/{method}", json=body or {}, headers=headers)
 
-    def upload_b(self, token: str, name: str, data: bytes, mime: str = "text/plain"):
+    def upload_connect(self, token: str, name: str, data: bytes, mime: str = "text/plain"):
         import io
 
         return self.client.post(

@@ -9,7 +9,7 @@ def test_calls_are_recorded_without_tokens(emu):
     token = emu.token("secret-refresh-token")
     chat_id = emu.create_chat(token)
     emu.complete(token, chat_id, "hi")
-    emu.chat_b(token, "hello")
+    emu.chat_connect(token, "hello")
     calls = emu.client.get("/_emulator/calls").json["calls"]
     dumped = json.dumps(calls)
     assert token not in dumped and "secret-refresh-token" not in dumped
@@ -29,7 +29,7 @@ def test_calls_are_recorded_without_tokens(emu):
 def test_uploads_are_recorded_without_bodies(emu):
     token = emu.token()
     emu.upload_rest(token, "a.txt", b"abc", "text/plain")
-    emu.upload_b(token, "b.txt", b"def")
+    emu.upload_connect(token, "b.txt", b"def")
     calls = emu.client.get("/_emulator/calls").json["calls"]
     put = next(c for c in calls if c["method"] == "PUT")
     assert put["protocol"] == "rest" and put["body"] is None
@@ -53,7 +53,7 @@ def test_faults_listing_and_reset(emu):
     assert emu.client.get("/_emulator/faults").json["faults"] == [{"fault": "throttle", "times": 2}]
     token = emu.token()
     emu.create_chat(token)
-    emu.upload_b(token, "x.txt", b"x")
+    emu.upload_connect(token, "x.txt", b"x")
     assert emu.client.post("/_emulator/reset").status_code == 200
     assert emu.chats() == []
     assert emu.client.get("/_emulator/files").json["files"] == []

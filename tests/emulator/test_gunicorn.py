@@ -90,7 +90,7 @@ def _timed_chunks(response) -> list[tuple[float, bytes]]:
     return [(time.monotonic(), chunk) for chunk in response.iter_content(chunk_size=None)]
 
 
-def test_generation_a_stream_is_incremental(server):
+def test_rest_stream_is_incremental(server):
     token = _token(server)
     headers = {"Authorization": f"Bearer {token}"}
     chat = requests.post(
@@ -125,7 +125,7 @@ def _envelopes(data: bytes) -> list[tuple[int, dict]]:
     return frames
 
 
-def test_generation_b_stream_is_incremental_and_splits_utf8(server):
+def test_connect_stream_is_incremental_and_splits_utf8(server):
     token = _token(server)
     headers = {
         "Authorization": f"Bearer {token}",

@@ -1,4 +1,4 @@
-"""Generation A (REST) account and chat endpoints: refresh, user, chat create/delete/list,
+"""``rest`` (REST + SSE) account and chat endpoints: refresh, user, chat create/delete/list,
 research quota and the side calls a browser makes."""
 
 from __future__ import annotations
