@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 
 from kimiproxy.emulator.bodies import BodyError, request_json_object
 from kimiproxy.emulator.faults import ALL_FAULTS
+from kimiproxy.emulator.options import OPTIONS
 from kimiproxy.emulator.state import get_state
 
 bp = Blueprint("kimi_control", __name__, url_prefix="/_emulator")
@@ -54,6 +55,23 @@ def queue_fault():
         return jsonify(error="times must be a positive integer"), 400
     get_state().queue_fault(name, times)
     return jsonify(faults=get_state().queued_faults())
+
+
+@bp.get("/options")
+def options():
+    return jsonify(options=get_state().options)
+
+
+@bp.post("/options")
+def set_options():
+    """Change options of the running emulator, e.g. ``{"access_ttl": 2}``; ``/reset`` restores
+    the ones it started with."""
+    try:
+        changes = request_json_object()
+        options = get_state().set_options(changes)
+    except ValueError as exc:  # BodyError is one too
+        return jsonify(error=str(exc), known=list(OPTIONS)), 400
+    return jsonify(options=options)
 
 
 @bp.post("/reset")

@@ -1,4 +1,5 @@
-"""Everything the emulator remembers: calls, chats and turns, files, queued faults, quotas.
+"""Everything the emulator remembers: calls, chats and turns, files, queued faults, quotas, and
+the options in force.
 
 All of it lives in one process behind one lock; run the emulator with a single worker.
 """
@@ -22,13 +23,15 @@ READY_STATUSES = frozenset({"initialized", "parsed"})
 
 class EmulatorState:
     def __init__(self, options: dict | None = None) -> None:
-        self.options = merge_options(options)
+        self._start_options = merge_options(options)
         self._lock = threading.Lock()
         self._stream_numbers = itertools.count(1)
         self.reset()
 
     def reset(self) -> None:
+        """Forget everything, and go back to the options the emulator started with."""
         with self._lock:
+            self.options = dict(self._start_options)
             self._calls: list[dict] = []
             self._chats: dict[str, Chat] = {}
             self._files: dict[str, StoredFile] = {}
@@ -36,6 +39,13 @@ class EmulatorState:
             self._research_used: dict[str, int] = {}
             # Open completion streams: stream id -> (account, chat id).
             self._streams: dict[str, tuple[str, str]] = {}
+
+    def set_options(self, changes: dict) -> dict:
+        """Change some options while running (``ValueError`` naming a bad one, changing none);
+        the options now in force."""
+        with self._lock:
+            self.options = merge_options(changes, self.options)
+            return dict(self.options)
 
     # --- calls -------------------------------------------------------------------------------
     def record_call(self, call: dict) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_calls_are_recorded_without_tokens(emu):
     token = emu.token("secret-refresh-token")
@@ -65,3 +67,43 @@ def test_faults_listing_and_reset(emu):
         "/_emulator/faults",
         "/_emulator/calls",
     ]
+
+
+def test_options_are_listed_and_changed_while_running(emu):
+    options = emu.client.get("/_emulator/options").json["options"]
+    assert options["research_total"] == 20 and options["one_stream_per_account"] is True
+    changed = emu.client.post("/_emulator/options", json={"research_total": 1})
+    assert changed.status_code == 200 and changed.json["options"]["research_total"] == 1
+    token = emu.token()
+    assert emu.client.get("/api/chat/research/usage", headers=emu.auth(token)).json["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"research_totl": 1}, "unknown emulator options: ['research_totl']"),
+        ({"research_total": "many"}, "research_total must be an integer >= 0"),
+        ({"one_stream_per_account": 0}, "one_stream_per_account must be true or false"),
+        ([1], "body must be a JSON object"),
+    ],
+)
+def test_bad_option_changes_are_refused_and_change_nothing(emu, body, message):
+    response = emu.client.post("/_emulator/options", json=body)
+    assert response.status_code == 400
+    assert message in response.json["error"]
+    assert "research_total" in response.json["known"]
+    assert emu.client.get("/_emulator/options").json["options"]["research_total"] == 20
+
+
+def test_a_valid_key_next_to_a_bad_one_is_not_applied(emu):
+    body = {"research_total": 1, "chunk_size": -1}
+    assert emu.client.post("/_emulator/options", json=body).status_code == 400
+    assert emu.client.get("/_emulator/options").json["options"]["research_total"] == 20
+
+
+@pytest.mark.parametrize("options", [{"research_total": 7}])
+def test_reset_restores_the_start_up_options(emu):
+    emu.client.post("/_emulator/options", json={"research_total": 1, "chunk_size": 2})
+    emu.client.post("/_emulator/reset")
+    options = emu.client.get("/_emulator/options").json["options"]
+    assert (options["research_total"], options["chunk_size"]) == (7, 8)
