@@ -31,6 +31,12 @@ OPTIONS: dict[str, Option] = {
     "slow_chunk_delay": Option(0.5, "seconds between writes under the slow_chunks fault"),
     "parse_hang_seconds": Option(5.0, "how long parse_hang holds a parse answer"),
     "one_stream_per_account": Option(True, "refuse a second concurrent stream like Kimi does"),
+    "access_ttl": Option(900, "seconds an access token lives (exp - iat)", minimum=1),
+    "rotating_refresh": Option(True, "serve POST .../AuthService/RefreshToken (false: 404)"),
+    "legacy_refresh_rotates": Option(False, "GET /api/auth/token/refresh rotates too"),
+    "refresh_grace": Option(0.0, "seconds a rotated-out refresh token is accepted once more"),
+    "refresh_delay": Option(0.0, "seconds every refresh takes, so refreshes can overlap"),
+    "refresh_hang_seconds": Option(60.0, "how long the refresh_hang fault holds a refresh"),
 }
 DEFAULT_OPTIONS: dict = {name: option.default for name, option in OPTIONS.items()}
 

@@ -1,7 +1,7 @@
-"""Everything the emulator remembers: calls, chats and turns, files, queued faults, quotas, and
-the options in force.
+"""Everything the emulator remembers: calls, chats and turns, files, queued faults, quotas,
+refresh tokens, and the options in force.
 
-All of it lives in one process behind one lock; run the emulator with a single worker.
+All of it lives in one process, behind locks; run the emulator with a single worker.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from kimiproxy.emulator.faults import fault_kind
 from kimiproxy.emulator.options import merge_options
 from kimiproxy.emulator.records import Chat, StoredFile, Turn
 from kimiproxy.emulator.replies import Step, answer_text
+from kimiproxy.emulator.rotation import RefreshLedger
 
 EXTENSION_KEY = "kimi_emulator"
 READY_STATUSES = frozenset({"initialized", "parsed"})
@@ -32,6 +33,8 @@ class EmulatorState:
         """Forget everything, and go back to the options the emulator started with."""
         with self._lock:
             self.options = dict(self._start_options)
+            # Refresh tokens rotated out before a reset are unknown (and so accepted) again.
+            self.refreshes = RefreshLedger()
             self._calls: list[dict] = []
             self._chats: dict[str, Chat] = {}
             self._files: dict[str, StoredFile] = {}
@@ -64,7 +67,8 @@ class EmulatorState:
             self._faults.append([name, times])
 
     def take_fault(self, kind: str) -> str | None:
-        """Consume one use of the oldest queued fault of ``kind`` (``chat`` or ``file``)."""
+        """Consume one use of the oldest queued fault of ``kind`` (``chat``, ``file`` or
+        ``refresh``)."""
         with self._lock:
             for entry in self._faults:
                 if fault_kind(entry[0]) == kind:

@@ -10,6 +10,7 @@ import pytest
 from kimiproxy.emulator import create_emulator_app
 
 CHAT_RPC = "/apiv2/kimi.gateway.chat.v1.ChatService/Chat"
+REFRESH_RPC = "/api/account.gateway.v1.AuthService/RefreshToken"
 
 
 def sse_events(chunks: list[bytes]) -> list:
@@ -84,6 +85,18 @@ class Emulator:
         )
         assert response.status_code == 200, response.data
         return response.json["access_token"]
+
+    def rotate(self, refresh: str, client=None):
+        """The rotating refresh: plain JSON, no Authorization header."""
+        return (client or self.client).post(REFRESH_RPC, json={"refresh_token": refresh})
+
+    def legacy_refresh(self, refresh: str, client=None):
+        return (client or self.client).get(
+            "/api/auth/token/refresh", headers={"Authorization": f"Bearer {refresh}"}
+        )
+
+    def refreshes(self) -> dict:
+        return self.client.get("/_emulator/refreshes").json
 
     @staticmethod
     def auth(token: str) -> dict:

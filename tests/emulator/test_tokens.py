@@ -23,8 +23,8 @@ def test_refresh_returns_access_jwt(emu):
     claims = _decode(payload)
     assert claims["iss"] == "user-center"
     assert claims["typ"] == "access" and claims["app_id"] == "kimi"
-    assert {"sub", "space_id", "device_id", "exp", "iat"} <= set(claims)
-    assert claims["exp"] - claims["iat"] == 30 * 24 * 3600
+    assert {"sub", "space_id", "device_id", "ssid", "jti", "exp", "iat"} <= set(claims)
+    assert claims["exp"] - claims["iat"] == 900  # the live site's 15 minutes
     assert abs(claims["iat"] - time.time()) < 5
     assert signature == "emulator"
 
