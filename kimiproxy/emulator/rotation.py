@@ -11,6 +11,7 @@ kept only in memory and shown only as fingerprints.
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import threading
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ KEPT = "kept"  # a new access token only; the refresh token given stays valid
 GRACE = "grace"  # a retired token accepted once more within the grace window
 CONFLICT = "conflict"  # refused: the token was retired, or another refresh of it was running
 REFUSED = "refused"  # refused for another reason (not a refresh token, expired, a fault)
+_GO = "go"
+
+
+def _key(token: str) -> str:
+    """How the ledger files a token: its whole SHA-256 (the record shows only a fingerprint)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass
@@ -57,7 +64,7 @@ class Attempt:
     record: dict
     token: str
     session: int | None
-    decision: str  # "go", GRACE or CONFLICT
+    decision: str  # _GO, GRACE or CONFLICT
     rotate: bool
 
 
@@ -78,8 +85,8 @@ class RefreshLedger:
         self._session_numbers = itertools.count(1)
         self._record_numbers = itertools.count(1)
         self._sessions: dict[int, _Session] = {}
-        self._known: dict[str, _Known] = {}  # by fingerprint
-        self._flights: dict[str, _Flight] = {}  # by fingerprint
+        self._known: dict[str, _Known] = {}  # by _key(token)
+        self._flights: dict[str, _Flight] = {}  # by _key(token)
         self._records: list[dict] = []
 
     def register(self, token: str, identity: Identity, token_field: bool = False) -> None:
@@ -90,7 +97,7 @@ class RefreshLedger:
     def _register(self, token: str, identity: Identity, token_field: bool) -> int:
         number = next(self._session_numbers)
         self._sessions[number] = _Session(identity, token, token_field)
-        self._known[fingerprint(token)] = _Known(number)
+        self._known[_key(token)] = _Known(number)
         return number
 
     def begin(
@@ -107,9 +114,9 @@ class RefreshLedger:
         """Start a refresh of ``token`` (already checked to be a refresh token of ``account``)
         and decide whether it may go ahead. ``rotate`` says whether it would retire the token;
         ``grace`` is how long (seconds) a retired token is accepted once more."""
-        key = fingerprint(token)
+        key = _key(token)
         with self._lock:
-            record = self._new_record(path, account, key, now)
+            record = self._new_record(path, account, fingerprint(token), now)
             flight = self._flights.get(key)
             known = self._known.get(key)
             if known is None:
@@ -129,7 +136,7 @@ class RefreshLedger:
             flight = self._flights.setdefault(key, _Flight())
             flight.count += 1
             flight.rotating = flight.rotating or rotate
-            return Attempt(record, token, session, "go", rotate)
+            return Attempt(record, token, session, _GO, rotate)
 
     def finish(self, attempt: Attempt, now: float) -> Grant | None:
         """Complete ``attempt``: the tokens to hand out, or ``None`` when it was a conflict."""
@@ -143,7 +150,7 @@ class RefreshLedger:
                 record.update(outcome=GRACE, status=200, reason="grace window")
                 record["new_token"] = fingerprint(session.current)
                 return Grant(session.identity, session.current, session.token_field)
-            key = fingerprint(attempt.token)
+            key = _key(attempt.token)
             flight = self._flights[key]
             flight.count -= 1
             if not flight.count:
@@ -151,7 +158,7 @@ class RefreshLedger:
             if attempt.rotate:
                 self._known[key].retired_at = now
                 session.current = make_refresh_token(session.identity, now)
-                self._known[fingerprint(session.current)] = _Known(attempt.session)
+                self._known[_key(session.current)] = _Known(attempt.session)
                 record.update(outcome=ROTATED, status=200, new_token=fingerprint(session.current))
             else:
                 record.update(outcome=KEPT, status=200, new_token=record["token"])
@@ -185,13 +192,13 @@ class RefreshLedger:
         a refresh that ran while another refresh of the same token was running."""
         return record["outcome"] in (CONFLICT, GRACE) or record["overlap"]
 
-    def _new_record(self, path: str, account: str | None, key: str, now: float) -> dict:
+    def _new_record(self, path: str, account: str | None, shown: str, now: float) -> dict:
         record = {
             "id": next(self._record_numbers),
             "path": path,
             "account": account,
             "session": None,
-            "token": key,
+            "token": shown,
             "new_token": None,
             "outcome": None,
             "status": None,
