@@ -1,5 +1,6 @@
 """The emulator's options: which exist, their types and defaults, and how they are checked and
-set (``create_emulator_app({...})``, ``--option KEY=VALUE`` on the command line).
+set (``create_emulator_app({...})``, ``--option KEY=VALUE`` on the command line, and
+``POST /_emulator/options`` on a running emulator).
 
 Every way of setting an option goes through :func:`check_option`, so a typo or a value of the
 wrong type is refused with a message naming the option, whichever way it came in.
@@ -112,5 +113,6 @@ def add_option_argument(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"set an emulator option (repeatable; known: {_known()})",
+        help="set an emulator option (repeatable): "
+        + "; ".join(f"{name} ({json.dumps(o.default)}) {o.help}" for name, o in OPTIONS.items()),
     )

@@ -3,11 +3,16 @@ the option at fault."""
 
 from __future__ import annotations
 
+import argparse
+import json
+
 import pytest
 
 from kimiproxy.emulator import create_emulator_app
 from kimiproxy.emulator.options import (
     DEFAULT_OPTIONS,
+    OPTIONS,
+    add_option_argument,
     merge_options,
     option_argument,
     parse_option,
@@ -79,3 +84,12 @@ def test_start_emulator_refuses_a_bad_option_before_starting():
     # Port 1 is never bound: the check must come before any process is started.
     with pytest.raises(ValueError, match="must be true or false"):
         start_emulator(1, {"one_stream_per_account": "no"})
+
+
+def test_the_option_argument_help_lists_every_option_with_its_default(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "10000")  # no wrapping, which may cut a name at a hyphen
+    parser = argparse.ArgumentParser(prog="x")
+    add_option_argument(parser)
+    text = parser.format_help()
+    for name, option in OPTIONS.items():
+        assert f"{name} ({json.dumps(option.default)}) {option.help}" in text
