@@ -39,7 +39,7 @@ def _serve(options: argparse.Namespace) -> int:
 
 
 def _emulator(options: argparse.Namespace) -> int:
-    from kimiproxy.emulator.__main__ import parse_options
+    from kimiproxy.emulator.options import parse_options
     from kimiproxy.emulator.server import serve
 
     try:
@@ -59,7 +59,7 @@ def _demo(options: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kimiproxy.emulator.__main__ import add_option_argument
+    from kimiproxy.emulator.options import add_option_argument
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "conformance":

@@ -17,7 +17,7 @@ def bearer_token() -> str | None:
 
 
 def rest_account() -> str:
-    """The account of a generation A call; aborts with ``auth.token.invalid`` otherwise."""
+    """The account of a ``rest`` call; aborts with ``auth.token.invalid`` otherwise."""
     try:
         return check_access_token(bearer_token())
     except TokenError:
@@ -25,7 +25,7 @@ def rest_account() -> str:
 
 
 def connect_account() -> str:
-    """The account of a generation B call; aborts with a plain-text 401 otherwise."""
+    """The account of a ``connect`` call; aborts with a plain-text 401 otherwise."""
     try:
         return check_access_token(bearer_token())
     except TokenError as exc:

@@ -2,7 +2,7 @@
 
 ``json.loads`` raises ``RecursionError``, not ``ValueError``, on deeply nested input, which would
 escape as an HTML 500. Here every failure is a :class:`BodyError` that each protocol answers with
-its own error (generation A ``request.invalid``, Connect ``invalid_argument``). Nesting is also
+its own error (``rest`` ``request.invalid``, Connect ``invalid_argument``). Nesting is also
 capped far below the interpreter's limit, so a stored body can always be copied and served back
 by the control API.
 """

@@ -6,7 +6,11 @@ from flask import Blueprint, jsonify
 
 from kimiproxy.emulator.bodies import BodyError, request_json_object
 from kimiproxy.emulator.faults import ALL_FAULTS
+from kimiproxy.emulator.ids import new_id
+from kimiproxy.emulator.options import OPTIONS
+from kimiproxy.emulator.rotation import RefreshLedger
 from kimiproxy.emulator.state import get_state
+from kimiproxy.emulator.tokens import identity_for, make_access_token, make_refresh_token
 
 bp = Blueprint("kimi_control", __name__, url_prefix="/_emulator")
 
@@ -36,6 +40,34 @@ def streams():
     return jsonify(streams=get_state().streams())
 
 
+@bp.get("/refreshes")
+def refreshes():
+    """Every token refresh, oldest first, and how many of them raced another holder."""
+    records = get_state().refreshes.records()
+    conflicts = sum(1 for record in records if RefreshLedger.is_conflict(record))
+    return jsonify(refreshes=records, conflicts=conflicts)
+
+
+@bp.post("/tokens")
+def mint_tokens():
+    """A new login session: ``{"account": <id>}`` (optional; a fresh id otherwise) →
+    ``{"account", "refreshToken", "accessToken"}``, the refresh token being the session's
+    current one."""
+    try:
+        body = request_json_object(empty={})
+    except BodyError as exc:
+        return jsonify(error=str(exc)), 400
+    account = body.get("account", new_id("u"))
+    if not isinstance(account, str) or not account:
+        return jsonify(error="account must be a non-empty string"), 400
+    state = get_state()
+    identity = identity_for(new_id("s"), account)
+    refresh = make_refresh_token(identity)
+    state.refreshes.register(refresh, identity)
+    access = make_access_token(identity, int(state.options["access_ttl"]))
+    return jsonify(account=account, refreshToken=refresh, accessToken=access)
+
+
 @bp.get("/faults")
 def queued_faults():
     return jsonify(faults=get_state().queued_faults())
@@ -54,6 +86,23 @@ def queue_fault():
         return jsonify(error="times must be a positive integer"), 400
     get_state().queue_fault(name, times)
     return jsonify(faults=get_state().queued_faults())
+
+
+@bp.get("/options")
+def options():
+    return jsonify(options=get_state().options)
+
+
+@bp.post("/options")
+def set_options():
+    """Change options of the running emulator, e.g. ``{"access_ttl": 2}``; ``/reset`` restores
+    the ones it started with."""
+    try:
+        changes = request_json_object()
+        options = get_state().set_options(changes)
+    except ValueError as exc:  # BodyError is one too
+        return jsonify(error=str(exc), known=list(OPTIONS)), 400
+    return jsonify(options=options)
 
 
 @bp.post("/reset")

@@ -36,7 +36,7 @@ def rest_error(
     detail: object = None,
     headers: dict | None = None,
 ) -> Response:
-    """A generation A error: ``{"error_type","message","detail"}`` with a 4xx/5xx status."""
+    """A ``rest`` error: ``{"error_type","message","detail"}`` with a 4xx/5xx status."""
     response = jsonify(error_type=error_type, message=message, detail=detail)
     response.status_code = status
     for key, value in (headers or {}).items():
@@ -66,7 +66,7 @@ def connect_error(
 
 
 def connect_unauthenticated(expired: bool) -> Response:
-    """Generation B refuses a token with a plain-text 401."""
+    """``connect`` refuses a token with a plain-text 401."""
     text = "token is expired" if expired else "unauthenticated"
     return Response(text, status=401, mimetype="text/plain")
 

@@ -19,7 +19,8 @@ CHAT_FAULTS = frozenset(
     }
 )
 FILE_FAULTS = frozenset({"upload_fail", "parse_fail", "parse_hang"})
-ALL_FAULTS = CHAT_FAULTS | FILE_FAULTS
+REFRESH_FAULTS = frozenset({"refresh_hang"})
+ALL_FAULTS = CHAT_FAULTS | FILE_FAULTS | REFRESH_FAULTS
 
 # Faults answered instead of a stream, before any output.
 BEFORE_STREAM = frozenset(
@@ -40,11 +41,14 @@ _MARKER = re.compile(r"\[\[fault:([a-z0-9_]+)\]\]")
 
 
 def fault_kind(name: str) -> str | None:
-    """``chat`` for completion faults, ``file`` for upload faults, ``None`` if unknown."""
+    """``chat`` for completion faults, ``file`` for upload faults, ``refresh`` for token refresh
+    faults, ``None`` if unknown."""
     if name in CHAT_FAULTS:
         return "chat"
     if name in FILE_FAULTS:
         return "file"
+    if name in REFRESH_FAULTS:
+        return "refresh"
     return None
 
 

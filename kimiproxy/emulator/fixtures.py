@@ -1,4 +1,4 @@
-"""Fixed answers of the generation B configuration and subscription RPCs."""
+"""Fixed answers of the ``connect`` configuration and subscription RPCs."""
 
 from __future__ import annotations
 

@@ -7,21 +7,25 @@ from flask import request
 from kimiproxy.emulator.auth import bearer_token
 from kimiproxy.emulator.bodies import BodyError, parse_json
 from kimiproxy.emulator.connect.framing import FramingError, decode_request
+from kimiproxy.emulator.refresh_api import ROTATING_PATH
 from kimiproxy.emulator.rest.files import OSS_PREFIX
 from kimiproxy.emulator.state import get_state
-from kimiproxy.emulator.tokens import account_of
+from kimiproxy.emulator.tokens import account_of, fingerprint
 
 _SECRET_HEADERS = frozenset({"authorization", "cookie"})
+# Body fields that carry a token: the record shows their fingerprint instead.
+_TOKEN_FIELDS = frozenset({"refresh_token", "refreshToken", "access_token", "accessToken"})
 
 
 def protocol_for(path: str) -> str:
-    """``connect`` for generation B paths, ``control`` for the emulator's own API, else ``rest``
-    (the object-storage PUT belongs to the generation A upload flow)."""
+    """``connect`` for that protocol's paths (and its rotating token refresh), ``control`` for
+    the emulator's own API, else ``rest`` (the object-storage PUT belongs to the ``rest`` upload
+    flow)."""
     if path.startswith(OSS_PREFIX):
         return "rest"
     if path.startswith("/_emulator"):
         return "control"
-    if path.startswith("/apiv2"):
+    if path.startswith("/apiv2") or path == ROTATING_PATH:
         return "connect"
     return "rest"
 
@@ -46,14 +50,32 @@ def _body() -> object:
         return None  # the endpoint itself answers with the protocol's error
 
 
+def _without_tokens(body: object) -> object:
+    """``body`` with the value of every token field replaced by the token's fingerprint."""
+    if not isinstance(body, dict):
+        return body
+    return {
+        key: fingerprint(value) if key in _TOKEN_FIELDS and isinstance(value, str) else value
+        for key, value in body.items()
+    }
+
+
+def _account(body: object) -> str | None:
+    if request.path == ROTATING_PATH and isinstance(body, dict):
+        token = body.get("refresh_token", body.get("refreshToken"))
+        return account_of(token) if isinstance(token, str) else None
+    return account_of(bearer_token())
+
+
 def record_call() -> None:
-    """``before_request`` hook: append the call (never the token) to the state's call list."""
+    """``before_request`` hook: append the call (never a token) to the state's call list."""
+    body = _body()
     call = {
         "method": request.method,
         "path": request.path,
         "protocol": protocol_for(request.path),
-        "body": _body(),
-        "account": account_of(bearer_token()),
+        "body": _without_tokens(body),
+        "account": _account(body),
         "query": request.args.to_dict(),
         "headers": {k: v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS},
     }

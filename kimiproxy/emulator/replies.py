@@ -15,7 +15,7 @@ THINK = "think"
 SEARCH = "search"
 TEXT = "text"
 LENGTH = "length"
-# A pause mid-answer: generation A writes it as {"event":"done"}, then more cmpl deltas follow.
+# A pause mid-answer: rest writes it as {"event":"done"}, then more cmpl deltas follow.
 BREAK = "break"
 
 THINKING_PREFIX = "Thinking about: "
@@ -44,7 +44,7 @@ class SearchResult:
     date: str
 
     def get_res(self) -> dict:
-        """Generation A ``search_plus`` message."""
+        """``rest`` ``search_plus`` message."""
         return {
             "type": "get_res",
             "title": self.title,
@@ -56,7 +56,7 @@ class SearchResult:
         }
 
     def ref_card(self) -> dict:
-        """Generation A ``ref_docs`` card."""
+        """``rest`` ``ref_docs`` card."""
         return {
             "idx_s": self.index,
             "idx_z": 0,
@@ -68,7 +68,7 @@ class SearchResult:
         }
 
     def web_page(self) -> dict:
-        """Generation B ``block.search.webPages`` entry."""
+        """``connect`` ``block.search.webPages`` entry."""
         return {
             "title": self.title,
             "url": self.url,
@@ -97,7 +97,7 @@ class Reply:
     split_utf8: bool = False
 
     def segments(self) -> list[tuple[Step, ...]]:
-        """The steps before and after each length cut (generation A sends one per call)."""
+        """The steps before and after each length cut (``rest`` sends one per call)."""
         parts: list[list[Step]] = [[]]
         for step in self.steps:
             if step.kind == LENGTH:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
-from kimiproxy.emulator.state import merge_options
+from kimiproxy.emulator.options import merge_options
 
 
 class _EmulatorServer(BaseApplication):

@@ -1,6 +1,7 @@
-"""Everything the emulator remembers: calls, chats and turns, files, queued faults, quotas.
+"""Everything the emulator remembers: calls, chats and turns, files, queued faults, quotas,
+refresh tokens, and the options in force.
 
-All of it lives in one process behind one lock; run the emulator with a single worker.
+All of it lives in one process, behind locks; run the emulator with a single worker.
 """
 
 from __future__ import annotations
@@ -12,58 +13,28 @@ import threading
 from flask import current_app
 
 from kimiproxy.emulator.faults import fault_kind
+from kimiproxy.emulator.options import merge_options
 from kimiproxy.emulator.records import Chat, StoredFile, Turn
 from kimiproxy.emulator.replies import Step, answer_text
+from kimiproxy.emulator.rotation import RefreshLedger
 
 EXTENSION_KEY = "kimi_emulator"
-DEFAULT_OPTIONS: dict = {
-    "research_total": 20,  # research answers per account before the quota is exhausted
-    "parse_polls": 2,  # POST /api/file polls until a file leaves "initializing"
-    "chunk_size": 8,  # characters per answer delta
-    "split_bytes": 5,  # bytes per network write for [[reply:split-utf8]]
-    "slow_chunk_delay": 0.5,  # seconds between writes under the slow_chunks fault
-    "parse_hang_seconds": 5.0,  # how long parse_hang holds a parse answer
-    "one_stream_per_account": True,  # refuse a second concurrent stream like Kimi does
-}
 READY_STATUSES = frozenset({"initialized", "parsed"})
-
-
-def _check_option(key: str, value: object) -> None:
-    """``ValueError`` unless ``value`` has the type of the option's default (a float option also
-    takes an integer) and, for numbers, is not negative."""
-    default = DEFAULT_OPTIONS[key]
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ValueError(f"emulator option {key} must be true or false, not {value!r}")
-        return
-    kinds = (int,) if isinstance(default, int) else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
-        kind = "an integer" if kinds == (int,) else "a number"
-        raise ValueError(f"emulator option {key} must be {kind} >= 0, not {value!r}")
-
-
-def merge_options(options: dict | None) -> dict:
-    """Defaults overlaid with ``options``; unknown keys and values of the wrong type are refused
-    (``ValueError``) to catch typos."""
-    unknown = set(options or {}) - set(DEFAULT_OPTIONS)
-    if unknown:
-        raise ValueError(
-            f"unknown emulator options: {sorted(unknown)} (known: {', '.join(DEFAULT_OPTIONS)})"
-        )
-    for key, value in (options or {}).items():
-        _check_option(key, value)
-    return {**DEFAULT_OPTIONS, **(options or {})}
 
 
 class EmulatorState:
     def __init__(self, options: dict | None = None) -> None:
-        self.options = merge_options(options)
+        self._start_options = merge_options(options)
         self._lock = threading.Lock()
         self._stream_numbers = itertools.count(1)
         self.reset()
 
     def reset(self) -> None:
+        """Forget everything, and go back to the options the emulator started with."""
         with self._lock:
+            self.options = dict(self._start_options)
+            # Refresh tokens rotated out before a reset are unknown (and so accepted) again.
+            self.refreshes = RefreshLedger()
             self._calls: list[dict] = []
             self._chats: dict[str, Chat] = {}
             self._files: dict[str, StoredFile] = {}
@@ -71,6 +42,13 @@ class EmulatorState:
             self._research_used: dict[str, int] = {}
             # Open completion streams: stream id -> (account, chat id).
             self._streams: dict[str, tuple[str, str]] = {}
+
+    def set_options(self, changes: dict) -> dict:
+        """Change some options while running (``ValueError`` naming a bad one, changing none);
+        the options now in force."""
+        with self._lock:
+            self.options = merge_options(changes, self.options)
+            return dict(self.options)
 
     # --- calls -------------------------------------------------------------------------------
     def record_call(self, call: dict) -> None:
@@ -89,7 +67,8 @@ class EmulatorState:
             self._faults.append([name, times])
 
     def take_fault(self, kind: str) -> str | None:
-        """Consume one use of the oldest queued fault of ``kind`` (``chat`` or ``file``)."""
+        """Consume one use of the oldest queued fault of ``kind`` (``chat``, ``file`` or
+        ``refresh``)."""
         with self._lock:
             for entry in self._faults:
                 if fault_kind(entry[0]) == kind:

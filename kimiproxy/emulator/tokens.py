@@ -1,15 +1,18 @@
-"""Access tokens (JWTs) the emulator hands out, how it checks them, and whose account they are."""
+"""The tokens the emulator hands out (access and refresh JWTs), how it checks them, and whose
+account, device and login session they stand for."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import secrets
 import time
+from dataclasses import dataclass
 
 from kimiproxy.emulator.bodies import BodyError, parse_json
 
-ACCESS_LIFETIME = 30 * 24 * 3600
+REFRESH_LIFETIME = 90 * 24 * 3600
 _HEADER = {"alg": "HS512", "typ": "JWT"}
 # The signature is never verified, so tests can forge tokens (expired, wrong claims) at will.
 _SIGNATURE = "emulator"
@@ -58,21 +61,67 @@ def user_id_for(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:20]
 
 
-def make_access_token(user_id: str, now: float | None = None) -> str:
-    """A fresh 30-day access JWT for ``user_id``."""
-    issued = int(time.time() if now is None else now)
-    digest = hashlib.sha256(user_id.encode()).hexdigest()
-    payload = {
+def fingerprint(token: str) -> str:
+    """A short, irreversible name for a token, safe to show (the first 10 hex characters of its
+    SHA-256, the same fingerprint kimiproxy's logs use)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:10]
+
+
+def _number(text: str, salt: str) -> str:
+    """A stable large decimal number derived from ``text``, shaped like Kimi's device and
+    session ids."""
+    return str(int(hashlib.sha256(f"{salt}:{text}".encode()).hexdigest()[:15], 16))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whom a token speaks for: the account (``sub``), the device (``device_id``) and the login
+    session (``ssid``) it was issued to. Rotated tokens keep their identity."""
+
+    account: str
+    device_id: str
+    session_id: str
+
+
+def identity_for(token: str, account: str) -> Identity:
+    """The identity of a refresh token seen for the first time: the ``device_id`` and ``ssid``
+    claims of a refresh JWT that carries them, else ids derived from the account (device) and
+    the token (session), so the same token always gets the same ones."""
+    claims = decode_jwt(token) or {}
+    device, session = claims.get("device_id"), claims.get("ssid")
+    return Identity(
+        account=account,
+        device_id=device if isinstance(device, str) and device else _number(account, "device"),
+        session_id=session if isinstance(session, str) and session else _number(token, "session"),
+    )
+
+
+def _claims(identity: Identity, typ: str, issued: int, lifetime: int) -> dict:
+    digest = hashlib.sha256(identity.account.encode()).hexdigest()
+    return {
         "iss": "user-center",
-        "typ": "access",
+        "typ": typ,
         "app_id": "kimi",
-        "sub": user_id,
+        "sub": identity.account,
         "space_id": digest[20:40],
-        "device_id": str(int(digest[40:55], 16)),
-        "exp": issued + ACCESS_LIFETIME,
+        "device_id": identity.device_id,
+        "ssid": identity.session_id,
+        "jti": secrets.token_hex(10),
+        "exp": issued + lifetime,
         "iat": issued,
     }
-    return encode_jwt(payload)
+
+
+def make_access_token(identity: Identity, ttl: int, now: float | None = None) -> str:
+    """A fresh access JWT for ``identity`` that expires ``ttl`` seconds after it is issued."""
+    issued = int(time.time() if now is None else now)
+    return encode_jwt(_claims(identity, "access", issued, ttl))
+
+
+def make_refresh_token(identity: Identity, now: float | None = None) -> str:
+    """A fresh 90-day refresh JWT for ``identity``; its ``jti`` makes every one distinct."""
+    issued = int(time.time() if now is None else now)
+    return encode_jwt(_claims(identity, "refresh", issued, REFRESH_LIFETIME))
 
 
 def _check_expiry(claims: dict) -> None:

@@ -3,7 +3,6 @@ benchmarks), and waiting until they answer."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -14,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
+
+from kimiproxy.emulator.options import option_argument
 
 
 def free_port() -> int:
@@ -41,10 +42,11 @@ def start_emulator(
     port: int, options: dict[str, object] | None = None, *, quiet: bool = True
 ) -> subprocess.Popen:
     """One gevent worker: the emulator keeps its state in memory. ``options`` are the
-    emulator's (``docs/emulator.md``)."""
+    emulator's (``docs/emulator.md``); a bad one is a ``ValueError`` here, before anything
+    starts."""
     command = [sys.executable, "-m", "kimiproxy.emulator", "--port", str(port)]
     for key, value in (options or {}).items():
-        command += ["--option", f"{key}={json.dumps(value)}"]
+        command += ["--option", option_argument(key, value)]
     process = _popen(command, os.environ.copy(), quiet)
     wait_ready(f"http://127.0.0.1:{port}/_emulator/calls", process)
     return process

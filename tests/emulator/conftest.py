@@ -10,6 +10,7 @@ import pytest
 from kimiproxy.emulator import create_emulator_app
 
 CHAT_RPC = "/apiv2/kimi.gateway.chat.v1.ChatService/Chat"
+REFRESH_RPC = "/api/account.gateway.v1.AuthService/RefreshToken"
 
 
 def sse_events(chunks: list[bytes]) -> list:
@@ -45,7 +46,7 @@ def connect_frames(data: bytes) -> list[tuple[int, dict]]:
 
 
 def text_of(frames: list[tuple[int, dict]], kind: str = "text") -> str:
-    """The concatenated ``append`` content of a generation B block kind."""
+    """The concatenated ``append`` content of a ``connect`` block kind."""
     return "".join(
         f["block"][kind]["content"]
         for _, f in frames
@@ -85,11 +86,23 @@ class Emulator:
         assert response.status_code == 200, response.data
         return response.json["access_token"]
 
+    def rotate(self, refresh: str, client=None):
+        """The rotating refresh: plain JSON, no Authorization header."""
+        return (client or self.client).post(REFRESH_RPC, json={"refresh_token": refresh})
+
+    def legacy_refresh(self, refresh: str, client=None):
+        return (client or self.client).get(
+            "/api/auth/token/refresh", headers={"Authorization": f"Bearer {refresh}"}
+        )
+
+    def refreshes(self) -> dict:
+        return self.client.get("/_emulator/refreshes").json
+
     @staticmethod
     def auth(token: str) -> dict:
         return {"Authorization": f"Bearer {token}"}
 
-    # --- generation A ----------------------------------------------------------------------------
+    # --- rest ----------------------------------------------------------------------------------
     def create_chat(self, token: str) -> str:
         body = {
             "enter_method": "new_chat",
@@ -143,8 +156,8 @@ class Emulator:
         chunks = _drain(response)
         return response, sse_events(chunks)
 
-    # --- generation B ----------------------------------------------------------------------------
-    def chat_b(
+    # --- connect -------------------------------------------------------------------------------
+    def chat_connect(
         self,
         token: str,
         text: str | None = "hello",
@@ -182,7 +195,7 @@ class Emulator:
             headers.update(self.auth(token))
         return self.client.post(f"/apiv2/{method}", json=body or {}, headers=headers)
 
-    def upload_b(self, token: str, name: str, data: bytes, mime: str = "text/plain"):
+    def upload_connect(self, token: str, name: str, data: bytes, mime: str = "text/plain"):
         import io
 
         return self.client.post(

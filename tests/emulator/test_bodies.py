@@ -49,7 +49,7 @@ def _calls_still_served(emu) -> list[dict]:
 
 
 @pytest.mark.parametrize("kind", DEEP_BODIES)
-def test_generation_a_answers_request_invalid(emu, kind):
+def test_rest_answers_request_invalid(emu, kind):
     token = emu.token()
     for path in _rest_paths(emu, token):
         response = emu.client.post(
@@ -68,7 +68,7 @@ def test_connect_chat_answers_invalid_argument(emu, kind):
     token = emu.token()
     payload = DEEP_BODIES[kind]
     envelope = b"\x00" + len(payload).to_bytes(4, "big") + payload
-    response, _, frames = emu.chat_b(token, raw=envelope)
+    response, _, frames = emu.chat_connect(token, raw=envelope)
     assert response.status_code == 200
     assert len(frames) == 1 and frames[0][0] == 2
     assert frames[0][1]["error"]["code"] == "invalid_argument"

@@ -9,7 +9,6 @@ import time
 import pytest
 import requests
 
-from kimiproxy.emulator.__main__ import parse_option, parse_options
 from kimiproxy.emulator.server import serve
 
 
@@ -28,34 +27,6 @@ def _run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         text=True,
         timeout=timeout,
     )
-
-
-def test_parse_option_values_are_json_else_strings():
-    assert parse_option("research_total=3") == ("research_total", 3)
-    assert parse_option("one_stream_per_account=false") == ("one_stream_per_account", False)
-    assert parse_option("slow_chunk_delay=0.25") == ("slow_chunk_delay", 0.25)
-    assert parse_option("chunk_size=eight") == ("chunk_size", "eight")
-    assert parse_options(["research_total=3", "one_stream_per_account=false"]) == {
-        "research_total": 3,
-        "one_stream_per_account": False,
-    }
-    assert parse_options(None) == {}
-
-
-@pytest.mark.parametrize(
-    ("item", "message"),
-    [
-        ("nope=1", "unknown emulator option 'nope'"),
-        ("research_total", "KEY=VALUE"),
-        ("=3", "KEY=VALUE"),
-        ("chunk_size=eight", "chunk_size must be an integer"),
-        ("one_stream_per_account=1", "must be true or false"),
-        ("research_total=-1", ">= 0"),
-    ],
-)
-def test_parse_options_refuses_bad_items(item, message):
-    with pytest.raises(ValueError, match=message):
-        parse_options([item])
 
 
 def test_unknown_option_is_a_clear_command_line_error():

@@ -1,4 +1,4 @@
-"""Generation B streaming Chat: framing, frames, multi-turn, thinking, search, errors."""
+"""``connect`` streaming Chat: framing, frames, multi-turn, thinking, search, errors."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _data(frames):
 
 def test_new_chat_stream(emu):
     token = emu.token()
-    response, chunks, frames = emu.chat_b(token, "hello world")
+    response, chunks, frames = emu.chat_connect(token, "hello world")
     assert response.status_code == 200
     assert response.mimetype == "application/connect+json"
     assert len(chunks) == len(frames)  # one write per envelope
@@ -43,17 +43,17 @@ def test_new_chat_stream(emu):
 
 def test_continue_chat_and_list_messages(emu):
     token = emu.token()
-    _, _, frames = emu.chat_b(token, "first")
+    _, _, frames = emu.chat_connect(token, "first")
     data = _data(frames)
     chat_id, assistant_id = data[0]["chat"]["id"], data[2]["message"]["id"]
-    _, _, frames = emu.chat_b(token, "second", chat_id=chat_id, parent_id=assistant_id)
+    _, _, frames = emu.chat_connect(token, "second", chat_id=chat_id, parent_id=assistant_id)
     data = _data(frames)
     assert data[0]["chat"]["id"] == chat_id
     assert data[1]["message"]["parentId"] == assistant_id
     assert "chat.name" not in [f.get("mask") for f in data]
     assert emu.text_of(frames) == "You said: second"
     # camelCase spellings work too
-    _, _, frames = emu.chat_b(token, "third", chatId=chat_id)
+    _, _, frames = emu.chat_connect(token, "third", chatId=chat_id)
     assert _data(frames)[0]["chat"]["id"] == chat_id
     response = emu.unary(
         token, "kimi.gateway.chat.v1.ChatService/ListMessages", {"chat_id": chat_id, "page_size": 3}
@@ -68,7 +68,7 @@ def test_continue_chat_and_list_messages(emu):
 
 def test_thinking_and_search_frames(emu):
     token = emu.token()
-    _, _, frames = emu.chat_b(
+    _, _, frames = emu.chat_connect(
         token,
         "look it up",
         options={"thinking": True},
@@ -89,19 +89,19 @@ def test_thinking_and_search_frames(emu):
 
 
 def test_no_thinking_or_search_unless_asked(emu):
-    _, _, frames = emu.chat_b(emu.token(), "plain")
+    _, _, frames = emu.chat_connect(emu.token(), "plain")
     masks = {f.get("mask") for f in _data(frames)}
     assert "block.think" not in masks and "block.search.webPages" not in masks
 
 
 def test_long_reply_in_one_answer(emu):
-    _, _, frames = emu.chat_b(emu.token(), "[[reply:long]]")
+    _, _, frames = emu.chat_connect(emu.token(), "[[reply:long]]")
     assert emu.text_of(frames) == LONG_FIRST + LONG_SECOND
     assert frames[-1] == (2, {})
 
 
 def test_split_utf8_inside_envelopes(emu):
-    _, chunks, frames = emu.chat_b(emu.token(), "[[reply:split-utf8]]")
+    _, chunks, frames = emu.chat_connect(emu.token(), "[[reply:split-utf8]]")
     assert emu.text_of(frames) == SPLIT_UTF8
     text_bytes = SPLIT_UTF8.encode()
     cut_inside = False
@@ -116,38 +116,38 @@ def test_split_utf8_inside_envelopes(emu):
 
 def test_canned_and_empty(emu):
     token = emu.token()
-    _, _, frames = emu.chat_b(token, "[[reply:canned]]")
+    _, _, frames = emu.chat_connect(token, "[[reply:canned]]")
     assert emu.text_of(frames) == "The quick brown fox jumps over the lazy dog."
-    _, _, frames = emu.chat_b(token, "[[reply:empty]]")
+    _, _, frames = emu.chat_connect(token, "[[reply:empty]]")
     assert "block.text" not in {f.get("mask") for f in _data(frames)}
     assert frames[-1] == (2, {})
 
 
 def test_unknown_or_deleted_chat_is_not_found(emu):
     token = emu.token()
-    _, _, frames = emu.chat_b(token, "hi", chat_id="d3aaaaaaaaaaaaaaaaaa")
+    _, _, frames = emu.chat_connect(token, "hi", chat_id="d3aaaaaaaaaaaaaaaaaa")
     assert len(frames) == 1 and frames[0][0] == 2
     assert frames[0][1]["error"]["code"] == "not_found"
-    _, _, frames = emu.chat_b(token, "hi")
+    _, _, frames = emu.chat_connect(token, "hi")
     chat_id = _data(frames)[0]["chat"]["id"]
     response = emu.unary(token, "kimi.chat.v1.ChatService/DeleteChat", {"chat_id": chat_id})
     assert response.status_code == 200
-    _, _, frames = emu.chat_b(token, "hi", chat_id=chat_id, parent_id="x")
+    _, _, frames = emu.chat_connect(token, "hi", chat_id=chat_id, parent_id="x")
     assert frames[0][0] == 2 and frames[0][1]["error"]["code"] == "not_found"
     assert next(c for c in emu.chats() if c["id"] == chat_id)["deleted"] is True
 
 
 def test_wrong_parent_is_invalid(emu):
     token = emu.token()
-    _, _, frames = emu.chat_b(token, "hi")
+    _, _, frames = emu.chat_connect(token, "hi")
     chat_id = _data(frames)[0]["chat"]["id"]
-    _, _, frames = emu.chat_b(token, "hi", chat_id=chat_id, parent_id="d3nosuchmessage00000")
+    _, _, frames = emu.chat_connect(token, "hi", chat_id=chat_id, parent_id="d3nosuchmessage00000")
     assert frames[0][1]["error"]["code"] == "invalid_argument"
 
 
 def test_bad_framing_and_content_type(emu):
     token = emu.token()
-    response, _, frames = emu.chat_b(token, raw=b"\x00\x00\x00\x00\x09{}")
+    response, _, frames = emu.chat_connect(token, raw=b"\x00\x00\x00\x00\x09{}")
     assert response.status_code == 200
     assert frames[0][0] == 2 and frames[0][1]["error"]["code"] == "invalid_argument"
     response = emu.client.post(
@@ -162,12 +162,12 @@ def test_file_blocks_must_exist_and_name_the_file(emu):
         {"message_id": "", "file": {"id": "d3nosuchfile00000000"}},
         {"message_id": "", "text": {"content": "read it"}},
     ]
-    _, _, frames = emu.chat_b(token, blocks=blocks)
+    _, _, frames = emu.chat_connect(token, blocks=blocks)
     assert frames[0][1]["error"]["code"] == "not_found"
-    upload = emu.upload_b(token, "report.md", b"# Report\n", "text/markdown")
+    upload = emu.upload_connect(token, "report.md", b"# Report\n", "text/markdown")
     file_id = upload.json["file"]["id"]
     blocks[0]["file"]["id"] = file_id
-    _, _, frames = emu.chat_b(token, blocks=blocks)
+    _, _, frames = emu.chat_connect(token, blocks=blocks)
     sha = hashlib.sha256(b"# Report\n").hexdigest()[:16]
     assert emu.text_of(frames) == (
         f"File report.md (text/markdown, 9 bytes, sha256 {sha})\nYou said: read it"
@@ -177,7 +177,7 @@ def test_file_blocks_must_exist_and_name_the_file(emu):
 
 
 def test_text_blocks_carry_answer_flags(emu):
-    _, _, frames = emu.chat_b(emu.token(), "flags please")
+    _, _, frames = emu.chat_connect(emu.token(), "flags please")
     data = _data(frames)
     opening = next(f for f in data if f.get("mask") == "block.text")
     assert opening["block"]["text"] == {"content": "", "flags": "answer"}
@@ -185,7 +185,7 @@ def test_text_blocks_carry_answer_flags(emu):
 
 
 def test_thinking_is_wrapped_in_a_multistage_block(emu):
-    _, _, frames = emu.chat_b(emu.token(), "ponder", options={"thinking": True})
+    _, _, frames = emu.chat_connect(emu.token(), "ponder", options={"thinking": True})
     data = _data(frames)
     masks = [f.get("mask") for f in data]
     stages = [f for f in data if f.get("mask") == "block.multiStage"]
@@ -202,7 +202,7 @@ def test_thinking_is_wrapped_in_a_multistage_block(emu):
     assert start < min(thinks) and max(thinks) < end < masks.index("block.text")
     assert emu.text_of(frames, "think") == "Thinking about: ponder"
     assert emu.text_of(frames) == "You said: ponder"
-    _, _, frames = emu.chat_b(emu.token(), "ponder")
+    _, _, frames = emu.chat_connect(emu.token(), "ponder")
     assert "block.multiStage" not in {f.get("mask") for f in _data(frames)}
 
 
@@ -211,7 +211,7 @@ def test_longer_answers_carry_one_notification(emu):
     prompt = "a prompt long enough for several deltas"
     runs = []
     for _ in range(2):
-        _, _, frames = emu.chat_b(token, prompt)
+        _, _, frames = emu.chat_connect(token, prompt)
         data = _data(frames)
         masks = [f.get("mask") for f in data]
         assert masks.count("notification") == 1
@@ -223,5 +223,5 @@ def test_longer_answers_carry_one_notification(emu):
         runs.append(masks)
     assert runs[0] == runs[1]  # deterministic
     # short answers (three deltas or fewer) have none
-    _, _, frames = emu.chat_b(token, "short")
+    _, _, frames = emu.chat_connect(token, "short")
     assert "notification" not in {f.get("mask") for f in _data(frames)}

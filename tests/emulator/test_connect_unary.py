@@ -1,4 +1,4 @@
-"""Generation B unary RPCs and the multipart upload."""
+"""``connect`` unary RPCs and the multipart upload."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 
 
 def _new_chat(emu, token, text="hi"):
-    _, _, frames = emu.chat_b(token, text)
+    _, _, frames = emu.chat_connect(token, text)
     return frames[0][1]["chat"]["id"]
 
 
@@ -90,7 +90,7 @@ def test_invalid_json_body(emu):
 def test_upload(emu):
     token = emu.token()
     data = b"\x00\x01binary\xff" * 1000
-    response = emu.upload_b(token, "data.bin", data, "application/octet-stream")
+    response = emu.upload_connect(token, "data.bin", data, "application/octet-stream")
     assert response.status_code == 200
     file = response.json["file"]
     assert {"id", "name", "size", "mimeType"} <= set(file)
@@ -117,15 +117,15 @@ def test_upload_needs_file_field(emu):
 def test_upload_faults(emu):
     token = emu.token()
     emu.fault("upload_fail")
-    response = emu.upload_b(token, "a.txt", b"abc")
+    response = emu.upload_connect(token, "a.txt", b"abc")
     assert response.status_code == 500 and response.json["code"] == "internal"
     assert emu.client.get("/_emulator/files").json["files"] == []
     emu.fault("parse_fail")
-    response = emu.upload_b(token, "a.txt", b"abc")
+    response = emu.upload_connect(token, "a.txt", b"abc")
     assert response.status_code == 400 and response.json["code"] == "failed_precondition"
     emu.fault("parse_hang")
-    response = emu.upload_b(token, "a.txt", b"abc")
+    response = emu.upload_connect(token, "a.txt", b"abc")
     assert response.status_code == 504 and response.json["code"] == "deadline_exceeded"
     statuses = [f["status"] for f in emu.client.get("/_emulator/files").json["files"]]
     assert statuses == ["failed", "initializing"]
-    assert emu.upload_b(token, "a.txt", b"abc").status_code == 200
+    assert emu.upload_connect(token, "a.txt", b"abc").status_code == 200

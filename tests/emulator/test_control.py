@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_calls_are_recorded_without_tokens(emu):
     token = emu.token("secret-refresh-token")
     chat_id = emu.create_chat(token)
     emu.complete(token, chat_id, "hi")
-    emu.chat_b(token, "hello")
+    emu.chat_connect(token, "hello")
     calls = emu.client.get("/_emulator/calls").json["calls"]
     dumped = json.dumps(calls)
     assert token not in dumped and "secret-refresh-token" not in dumped
@@ -29,7 +31,7 @@ def test_calls_are_recorded_without_tokens(emu):
 def test_uploads_are_recorded_without_bodies(emu):
     token = emu.token()
     emu.upload_rest(token, "a.txt", b"abc", "text/plain")
-    emu.upload_b(token, "b.txt", b"def")
+    emu.upload_connect(token, "b.txt", b"def")
     calls = emu.client.get("/_emulator/calls").json["calls"]
     put = next(c for c in calls if c["method"] == "PUT")
     assert put["protocol"] == "rest" and put["body"] is None
@@ -53,7 +55,7 @@ def test_faults_listing_and_reset(emu):
     assert emu.client.get("/_emulator/faults").json["faults"] == [{"fault": "throttle", "times": 2}]
     token = emu.token()
     emu.create_chat(token)
-    emu.upload_b(token, "x.txt", b"x")
+    emu.upload_connect(token, "x.txt", b"x")
     assert emu.client.post("/_emulator/reset").status_code == 200
     assert emu.chats() == []
     assert emu.client.get("/_emulator/files").json["files"] == []
@@ -67,10 +69,41 @@ def test_faults_listing_and_reset(emu):
     ]
 
 
-def test_unknown_options_are_refused():
-    import pytest
+def test_options_are_listed_and_changed_while_running(emu):
+    options = emu.client.get("/_emulator/options").json["options"]
+    assert options["research_total"] == 20 and options["one_stream_per_account"] is True
+    changed = emu.client.post("/_emulator/options", json={"research_total": 1})
+    assert changed.status_code == 200 and changed.json["options"]["research_total"] == 1
+    token = emu.token()
+    assert emu.client.get("/api/chat/research/usage", headers=emu.auth(token)).json["total"] == 1
 
-    from kimiproxy.emulator import create_emulator_app
 
-    with pytest.raises(ValueError):
-        create_emulator_app({"research_totl": 3})
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"research_totl": 1}, "unknown emulator options: ['research_totl']"),
+        ({"research_total": "many"}, "research_total must be an integer >= 0"),
+        ({"one_stream_per_account": 0}, "one_stream_per_account must be true or false"),
+        ([1], "body must be a JSON object"),
+    ],
+)
+def test_bad_option_changes_are_refused_and_change_nothing(emu, body, message):
+    response = emu.client.post("/_emulator/options", json=body)
+    assert response.status_code == 400
+    assert message in response.json["error"]
+    assert "research_total" in response.json["known"]
+    assert emu.client.get("/_emulator/options").json["options"]["research_total"] == 20
+
+
+def test_a_valid_key_next_to_a_bad_one_is_not_applied(emu):
+    body = {"research_total": 1, "chunk_size": -1}
+    assert emu.client.post("/_emulator/options", json=body).status_code == 400
+    assert emu.client.get("/_emulator/options").json["options"]["research_total"] == 20
+
+
+@pytest.mark.parametrize("options", [{"research_total": 7}])
+def test_reset_restores_the_start_up_options(emu):
+    emu.client.post("/_emulator/options", json={"research_total": 1, "chunk_size": 2})
+    emu.client.post("/_emulator/reset")
+    options = emu.client.get("/_emulator/options").json["options"]
+    assert (options["research_total"], options["chunk_size"]) == (7, 8)

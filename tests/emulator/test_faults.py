@@ -1,4 +1,4 @@
-"""Every chat fault in both generations, queued or by prompt marker."""
+"""Every chat fault in both protocols, queued or by prompt marker."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def connect(emu):
     token = emu.token()
 
     def call(content="hello there, this is long enough"):
-        return emu.chat_b(token, content)
+        return emu.chat_connect(token, content)
 
     return call
 
@@ -80,7 +80,7 @@ def test_throttle_stream(emu, rest, connect):
     assert len(frames) == 1 and frames[0][0] == 2
     assert frames[0][1]["error"]["code"] == "resource_exhausted"
     assert frames[0][1]["error"]["message"]
-    # generation A has no end-of-stream trailer: the same 429 as throttle
+    # rest has no end-of-stream trailer: the same 429 as throttle
     response, _ = rest("hi [[fault:throttle_stream]]")
     assert response.status_code == 429 and response.headers["Retry-After"] == "3"
 
@@ -156,7 +156,7 @@ def test_block_exception(emu, rest, connect):
     assert emu.text_of(frames) == "You said: hello "
     offsets = [f["eventOffset"] for f in data if "op" in f]
     assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
-    # generation A answers it like error_event
+    # rest answers it like error_event
     emu.fault("block_exception")
     _, chunks = rest()
     events = emu.sse_events(chunks)
@@ -219,7 +219,7 @@ def test_file_faults_do_not_hit_chats_and_back(emu, rest):
     emu.fault("parse_fail")
     assert rest()[0].status_code == 200
     emu.fault("server_error")
-    response = emu.upload_b(emu.token(), "a.txt", b"abc")
+    response = emu.upload_connect(emu.token(), "a.txt", b"abc")
     assert response.status_code == 400  # parse_fail, still queued for the upload
     assert rest()[0].status_code == 500
 

@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def _timed_chunks(response) -> list[tuple[float, bytes]]:
     return [(time.monotonic(), chunk) for chunk in response.iter_content(chunk_size=None)]
 
 
-def test_generation_a_stream_is_incremental(server):
+def test_rest_stream_is_incremental(server):
     token = _token(server)
     headers = {"Authorization": f"Bearer {token}"}
     chat = requests.post(
@@ -125,7 +126,7 @@ def _envelopes(data: bytes) -> list[tuple[int, dict]]:
     return frames
 
 
-def test_generation_b_stream_is_incremental_and_splits_utf8(server):
+def test_connect_stream_is_incremental_and_splits_utf8(server):
     token = _token(server)
     headers = {
         "Authorization": f"Bearer {token}",
@@ -206,3 +207,31 @@ def test_client_disconnect_releases_the_account_promptly(server):
     assert time.monotonic() - hung_up < 2.5
     answer = requests.post(url, json=body, headers=headers, timeout=10)
     assert answer.status_code == 200 and '"all_done"' in answer.text
+
+
+def test_overlapping_refreshes_conflict_under_gevent(server):
+    """Two refreshes of one token at once in the one gevent worker: both wait out the delay side
+    by side, one rotates the token, the other is the recorded conflict."""
+    requests.post(f"{server}/_emulator/reset", timeout=5).raise_for_status()
+    requests.post(
+        f"{server}/_emulator/options", json={"refresh_delay": 0.5}, timeout=5
+    ).raise_for_status()
+    url = f"{server}/api/account.gateway.v1.AuthService/RefreshToken"
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            started = time.monotonic()
+            futures = [
+                pool.submit(requests.post, url, json={"refresh_token": "race-refresh"}, timeout=10)
+                for _ in range(2)
+            ]
+            statuses = sorted(future.result().status_code for future in futures)
+            elapsed = time.monotonic() - started
+        assert statuses == [200, 401]
+        assert elapsed < 0.95  # the two delays overlapped instead of queueing
+        listing = requests.get(f"{server}/_emulator/refreshes", timeout=5).json()
+        assert listing["conflicts"] == 1
+        assert sorted(r["outcome"] for r in listing["refreshes"]) == ["conflict", "rotated"]
+    finally:
+        requests.post(f"{server}/_emulator/reset", timeout=5).raise_for_status()
+    options = requests.get(f"{server}/_emulator/options", timeout=5).json()["options"]
+    assert options["refresh_delay"] == 0.0

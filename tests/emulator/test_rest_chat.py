@@ -1,4 +1,4 @@
-"""Generation A chats: create, stream, search, thinking, long answers, split UTF-8, delete."""
+"""``rest`` chats: create, stream, search, thinking, long answers, split UTF-8, delete."""
 
 from __future__ import annotations
 

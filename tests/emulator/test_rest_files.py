@@ -1,4 +1,4 @@
-"""Generation A uploads: pre-sign, PUT, status polls, parse_process, and file faults."""
+"""``rest`` uploads: pre-sign, PUT, status polls, parse_process, and file faults."""
 
 from __future__ import annotations
 

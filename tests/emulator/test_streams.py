@@ -43,14 +43,14 @@ def test_one_stream_per_account_is_the_default(emu):
         second = _open_rest(emu, token, target)
         assert second.status_code == 400
         assert second.json["error_type"] == "chat.user_stream_pushing"
-    response, _, frames = emu.chat_b(token, "hi")
+    response, _, frames = emu.chat_connect(token, "hi")
     assert response.status_code == 200
     assert frames == [
         (2, {"error": {"code": "resource_exhausted", "message": "chat.user_stream_pushing"}})
     ]
     # another account is not affected
     bob = emu.token("bob")
-    response, _, frames = emu.chat_b(bob, "hi")
+    response, _, frames = emu.chat_connect(bob, "hi")
     assert emu.text_of(frames) == "You said: hi"
     response, _ = emu.complete(bob, emu.create_chat(bob), "hi")
     assert response.status_code == 200
@@ -64,12 +64,12 @@ def test_a_connect_stream_holds_the_account_too(emu):
     token = emu.token()
     open_stream = _open_connect(emu, token)
     assert open_stream.status_code == 200
-    _, _, frames = emu.chat_b(token, "again")
+    _, _, frames = emu.chat_connect(token, "again")
     assert frames[0][1]["error"]["message"] == "chat.user_stream_pushing"
     response = _open_rest(emu, token, emu.create_chat(token))
     assert response.json["error_type"] == "chat.user_stream_pushing"
     open_stream.close()
-    _, _, frames = emu.chat_b(token, "again")
+    _, _, frames = emu.chat_connect(token, "again")
     assert emu.text_of(frames) == "You said: again"
 
 
@@ -80,7 +80,7 @@ def test_option_off_allows_concurrent_streams(emu):
     first = _open_rest(emu, token, chat_id)
     response, _ = emu.complete(token, chat_id, "second")
     assert response.status_code == 200
-    _, _, frames = emu.chat_b(token, "third")
+    _, _, frames = emu.chat_connect(token, "third")
     assert emu.text_of(frames) == "You said: third"
     assert len(_streams(emu)) == 1  # the first one, still open
     first.close()
@@ -122,7 +122,7 @@ def test_slot_is_released_after_faulty_streams(app, emu, protocol, fault):
     list(response.response)  # read to the end without closing
     assert _streams(emu) == []
     response.close()
-    response, _, frames = emu.chat_b(token, "next")
+    response, _, frames = emu.chat_connect(token, "next")
     assert emu.text_of(frames) == "You said: next"
 
 
@@ -138,7 +138,7 @@ def test_client_leaving_mid_stream_releases_the_slot(emu, protocol):
     next(chunks)
     response.close()  # what the WSGI server does when the client goes away
     assert _streams(emu) == []
-    _, _, frames = emu.chat_b(token, "next")
+    _, _, frames = emu.chat_connect(token, "next")
     assert emu.text_of(frames) == "You said: next"
 
 
@@ -193,7 +193,7 @@ def test_deleting_the_chat_releases_its_stream(emu):
     response = emu.unary(token, "kimi.chat.v1.ChatService/DeleteChat", {"chat_id": chat["id"]})
     assert response.status_code == 200
     assert _streams(emu) == []
-    _, _, frames = emu.chat_b(token, "next")
+    _, _, frames = emu.chat_connect(token, "next")
     assert emu.text_of(frames) == "You said: next"
     open_stream.close()
 
@@ -256,7 +256,7 @@ def test_refusals_claim_no_slot(emu):
         emu.fault(fault)
         _open_connect(emu, token).close()
         assert _streams(emu) == []
-    _, _, frames = emu.chat_b(token, "hi", chat_id="d3aaaaaaaaaaaaaaaaaa")
+    _, _, frames = emu.chat_connect(token, "hi", chat_id="d3aaaaaaaaaaaaaaaaaa")
     assert frames[0][1]["error"]["code"] == "not_found" and _streams(emu) == []
 
 

@@ -1,4 +1,4 @@
-"""Generation B streaming chat: ``POST /apiv2/kimi.gateway.chat.v1.ChatService/Chat``."""
+"""``connect`` streaming chat: ``POST /apiv2/kimi.gateway.chat.v1.ChatService/Chat``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Generation B answer streams: reply steps become Connect envelopes of ``op``/``mask`` frames."""
+"""``connect`` answer streams: reply steps become Connect envelopes of ``op``/``mask`` frames."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def chat_chunks(
             )
             answer_deltas += 1
         else:
-            continue  # the length cut (one piece here) and generation A's mid-answer done
+            continue  # the length cut (one piece here) and rest's mid-answer done
         deltas += 1
         if fault in MID_STREAM and deltas == DELTAS_BEFORE_FAULT:
             _fault_tail(frames, fault, assistant_id, block_id)

@@ -1,4 +1,4 @@
-"""Generation B unary RPCs (plain JSON in and out) and the multipart file upload."""
+"""``connect`` unary RPCs (plain JSON in and out) and the multipart file upload."""
 
 from __future__ import annotations
 

@@ -1,34 +1,18 @@
-"""Generation A (REST) account and chat endpoints: refresh, user, chat create/delete/list,
-research quota and the side calls a browser makes."""
+"""``rest`` (REST + SSE) account and chat endpoints: user, chat create/delete/list, research
+quota and the side calls a browser makes (the token refresh is in ``refresh_api.py``)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify
 
-from kimiproxy.emulator.auth import bearer_token, rest_account
-from kimiproxy.emulator.errors import invalid_token, rest_error
+from kimiproxy.emulator.auth import rest_account
+from kimiproxy.emulator.errors import rest_error
 from kimiproxy.emulator.ids import new_id, now_iso
 from kimiproxy.emulator.rest.common import json_body, owned_chat
 from kimiproxy.emulator.state import get_state
-from kimiproxy.emulator.tokens import TokenError, check_refresh_token, make_access_token
 
 bp = Blueprint("kimi_rest", __name__)
 DEFAULT_CHAT_NAME = "未命名会话"
-# Refresh tokens with this prefix get the other answer shape seen in the wild: {"token": ...}.
-TOKEN_FIELD_PREFIX = "tokenfield-"
-
-
-@bp.get("/api/auth/token/refresh")
-def refresh_token():
-    token = bearer_token() or ""
-    try:
-        user_id = check_refresh_token(token)
-    except TokenError:
-        return invalid_token()
-    access = make_access_token(user_id)
-    if token.startswith(TOKEN_FIELD_PREFIX):
-        return jsonify(token=access, refresh_token=token)
-    return jsonify(access_token=access, refresh_token=token)
 
 
 @bp.get("/api/user")

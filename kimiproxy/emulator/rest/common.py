@@ -1,4 +1,4 @@
-"""Request helpers shared by the generation A blueprints."""
+"""Request helpers shared by the ``rest`` protocol's blueprints."""
 
 from __future__ import annotations
 

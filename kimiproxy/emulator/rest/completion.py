@@ -1,4 +1,4 @@
-"""Generation A completion: ``POST /api/chat/<id>/completion/stream`` and its continuation."""
+"""``rest`` completion: ``POST /api/chat/<id>/completion/stream`` and its continuation."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _refusal(fault: str | None) -> Response | None:
     if fault == "stream_pushing":
         return rest_error(400, STREAM_PUSHING, "当前有回复正在生成，请稍后再试")
     if fault in ("throttle", "throttle_stream"):
-        # Generation A has no end-of-stream trailer: both throttle faults are an HTTP 429.
+        # rest has no end-of-stream trailer: both throttle faults are an HTTP 429.
         headers = {"Retry-After": RETRY_AFTER_SECONDS}
         return rest_error(429, "chat.rate_limit", THROTTLE_MESSAGE, headers=headers)
     if fault == "server_error":

@@ -1,4 +1,4 @@
-"""Generation A uploads: pre-signed URL, the object-storage PUT (served by the emulator itself),
+"""``rest`` uploads: pre-signed URL, the object-storage PUT (served by the emulator itself),
 file status polls and ``parse_process``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Generation A answer streams: reply steps become ``data: {json}`` Server-Sent Events."""
+"""``rest`` answer streams: reply steps become ``data: {json}`` Server-Sent Events."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _fault_tail(fault: str) -> list[tuple[bytes, bool]]:
     if fault == "malformed_frame":
         return [(b"data: {not json\n\n", False)]
     if fault in ("error_event", "block_exception"):
-        # Generation A has no block exceptions; its overload error event is the equivalent.
+        # rest has no block exceptions; its overload error event is the equivalent.
         error = {
             "error_type": "openai.completion.stream",
             "message": OVERLOADED_MESSAGE,
