@@ -42,3 +42,8 @@ def test_every_hook_is_documented_with_typed_parameters():
 def test_every_setting_is_documented():
     missing = [name for name in setting_names() if name not in README]
     assert not missing, f"settings missing from the README: {missing}"
+
+
+def test_the_readme_plugins_section_links_the_plugin_guide():
+    section = README.split("## Plugins\n", 1)[1].split("\n## ", 1)[0]
+    assert "](docs/plugins.md)" in section and (ROOT / "docs" / "plugins.md").is_file()
