@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import BinaryIO
 
 from flask import Flask
+from werkzeug.test import TestResponse
 
 from kimiproxy.api.app import create_app
 from kimiproxy.chat.model_names import ModelSpec
@@ -79,7 +80,7 @@ class ScriptedClient:
 
     protocol = "connect"
 
-    def __init__(self, script: Script | Outcome | None = None):
+    def __init__(self, script: Script | Outcome | None = None) -> None:
         self.script = _as_script(script if script is not None else answer("Hello", " there"))
         self.turns: list[ChatTurn] = []
         self.deleted: list[tuple[str, str]] = []
@@ -169,8 +170,9 @@ def chat(app: Flask, messages: str | list[dict], *, token: str = TOKEN, **body: 
 def stream(
     app: Flask, messages: str | list[dict], *, token: str = TOKEN, **body: object
 ) -> list[dict]:
-    """``POST /v1/chat/completions`` streamed; every event's JSON up to ``[DONE]`` (a chunk, or
-    an ``{"error": …}`` event)."""
+    """``POST /v1/chat/completions`` streamed; every event's JSON up to ``[DONE]`` (chunks, and
+    an ``{"error": …}`` event when the answer failed midway). A request refused before the stream
+    began gives a list of its one error body."""
     response = _post(app, messages, token, {**body, "stream": True})
     text = response.get_data(as_text=True)
     payloads = [line.removeprefix("data: ") for line in text.split("\n\n") if line]
@@ -186,7 +188,7 @@ def streamed_content(chunks: list[dict]) -> str:
     )
 
 
-def _post(app: Flask, messages: str | list[dict], token: str, body: dict):
+def _post(app: Flask, messages: str | list[dict], token: str, body: dict) -> TestResponse:
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     return app.test_client().post(

@@ -227,8 +227,12 @@ def test_untyped_finds_what_is_missing():
     assert untyped("def f(self, a, b: int): ...\ndef g(x: int) -> int: ...") == ["f(a)", "f -> ?"]
 
 
-@pytest.mark.parametrize("path", PLUGIN_FILES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_plugins_are_fully_typed(path):
+@pytest.mark.parametrize(
+    "path",
+    [*PLUGIN_FILES, ROOT / "kimiproxy" / "testing.py"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_plugins_and_their_testing_kit_are_fully_typed(path):
     assert not untyped(path.read_text(encoding="utf-8"))
 
 

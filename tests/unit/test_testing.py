@@ -28,6 +28,8 @@ def test_a_fixed_outcome_answers_every_turn():
 def test_failures_before_and_after_output():
     before = testing.make_app(client=testing.ScriptedClient(RateLimited("slow down")))
     assert testing.chat(before, "hi")["error"]["code"] == "rate_limit_exceeded"
+    [refused] = testing.stream(before, "hi")
+    assert refused["error"]["code"] == "rate_limit_exceeded"
     after = testing.make_app(
         client=testing.ScriptedClient(testing.failing(UpstreamError("broke"), "par"))
     )
