@@ -73,7 +73,8 @@ class ChatContext:
 
     def ensure_chat(self) -> str | None:
         """Create the upstream chat now if the protocol needs one before the answer (uploads
-        in generation A); returns its id, or ``None`` where chats are created implicitly."""
+        with the ``rest`` protocol); returns its id, or ``None`` where the first turn creates
+        the chat (``connect``)."""
         if self.chat_id is None:
             chat_id = self.client.create_chat(self.credential, self.request.model)
             if chat_id:

@@ -39,8 +39,11 @@ def kimiproxy_select_credential(
     ``leases`` tells how busy each one is across the deployment (``leases.in_flight(c)``) and
     when this process last leased it (``leases.last_started(c)``). Return one credential, or
     ``None`` to let the next implementation decide (when every implementation says ``None``
-    while some are busy, the request waits for one to come free). Keep it quick. Stops at the
-    first non-None result; the built-in strategies answer last.
+    while some are busy, the request waits for one to come free). A credential that is
+    excluded or not in ``credentials`` counts as no choice, and the implementations after it
+    are not asked: return ``None`` instead. Asked once per attempt, and again each time an
+    account comes free while the request waits. Keep it quick. Stops at the first non-None
+    result; the built-in strategies answer last.
     """
 
 
@@ -50,9 +53,12 @@ def kimiproxy_prepare_request(request: ChatRequest, context: ChatContext) -> Non
 
     May change ``context.prompt`` (the merged text sent to Kimi), append to ``context.files``
     (:class:`kimiproxy.upstream.events.UploadedFile` already uploaded with ``context.client``),
-    or create the
-    upstream chat early with ``context.ensure_chat()``. Raise a
-    :class:`kimiproxy.errors.KimiProxyError` to refuse the request; cleanup still runs.
+    or create the upstream chat early with ``context.ensure_chat()``. Runs once per attempt:
+    when an account fails before any output and another is tried, ``context.prompt``,
+    ``context.files`` and ``context.chat_id`` are reset and it runs again with the new
+    ``context.credential``. Raise a :class:`kimiproxy.errors.KimiProxyError` to refuse the
+    request with that error (any other exception is a 500 ``internal_error``); cleanup still
+    runs.
     """
 
 
@@ -63,7 +69,8 @@ def kimiproxy_process_delta(delta: Delta, context: ChatContext) -> None:
     ``delta.kind`` is ``content``, ``reasoning`` or ``citation``; set ``delta.text`` to change it,
     to ``""`` to drop it. A ``citation`` delta starts with no text and carries
     ``delta.search_result`` (the ``delta.number``-th of the answer); the built-in ``citations``
-    plugin renders it first. Runs on the hot path: keep it cheap.
+    plugin renders it first. Only streamed requests have deltas. Runs on the hot path: keep it
+    cheap. An exception ends the stream with an error event.
     """
 
 
@@ -75,7 +82,8 @@ def kimiproxy_process_message(message: AnswerMessage, context: ChatContext) -> N
     (or a ``message.citations`` block) are what the client receives. For a streamed request the
     text deltas have already been sent, so text changes no longer reach the client, but
     ``message.tool_calls``, ``message.finish_reason`` and the search results set here still do:
-    they go out in the final chunk, after this hook.
+    they go out in the final chunk, after this hook. An exception fails the request (a 500
+    ``internal_error`` unless it is a :class:`kimiproxy.errors.KimiProxyError`).
     """
 
 
@@ -84,14 +92,17 @@ def kimiproxy_cleanup(context: ChatContext, error: KimiProxyError | None) -> Non
     """Release what the request created upstream; every implementation runs.
 
     Called exactly once per chat request after the answer: also when the client disconnected
-    (``context.client_disconnected``) or an error happened (``error``). Must not raise.
+    (``context.client_disconnected``) or an error happened (``error``, what the client is told).
+    Must not raise: an exception is logged, and the implementations that have not run yet are
+    skipped (``chat_cleanup`` among them), so catch your own failures.
     """
 
 
 @hookspec
 def kimiproxy_register_routes(app: Flask, settings: Settings) -> None:
     """Add routes or blueprints to the Flask app while ``create_app`` builds it; every
-    implementation runs, after the built-in routes are registered."""
+    implementation runs, after the built-in routes are registered and before
+    ``kimiproxy_startup``. Add new paths only: the built-in ones must not be replaced."""
 
 
 @hookspec
@@ -99,5 +110,7 @@ def kimiproxy_startup(app: Flask, settings: Settings) -> None:
     """Start-up work once the app is built and its routes registered: add middleware
     (``app.before_request``/``after_request``), check a plugin's own settings, open resources.
     Every implementation runs; raise :class:`kimiproxy.settings.SettingsError` (or
-    ``ValueError``) to stop the start with a message naming the problem.
+    ``ValueError``) to stop the start with a message naming the problem. It runs once per app
+    built: ``kimiproxy serve`` builds one to check before anything listens, then each gunicorn
+    worker builds its own, so it must be safe to run several times, in several processes.
     """

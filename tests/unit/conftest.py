@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kimiproxy import create_app
-
-from .fake_client import ScriptedClient
+from kimiproxy import testing
+from kimiproxy.testing import ScriptedClient
 
 
 @pytest.fixture
@@ -16,9 +15,10 @@ def scripted():
 
 @pytest.fixture
 def make_app(scripted):
-    def factory(**config):
-        config.setdefault("LOAD_ENTRYPOINT_PLUGINS", False)
-        return create_app(config, client=scripted)
+    """``make_app(**settings)``: the app answering through ``scripted``."""
+
+    def factory(**settings):
+        return testing.make_app(settings=settings, client=scripted)
 
     return factory
 

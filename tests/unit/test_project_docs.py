@@ -65,3 +65,8 @@ def test_the_protocol_sections_the_code_cites_exist():
                     cited += 1
                     assert section in headings, f'{where} cites "{section}", not a section'
     assert cited >= 10
+
+
+def test_the_readme_plugins_section_links_the_plugin_guide():
+    section = README.split("## Plugins\n", 1)[1].split("\n## ", 1)[0]
+    assert "](docs/plugins.md)" in section and (ROOT / "docs" / "plugins.md").is_file()
