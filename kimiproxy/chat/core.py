@@ -199,10 +199,22 @@ class ChatAnswer:
             self._close_events()
         finally:
             self.accounts.release()
-        try:
-            self.core.pm.hook.kimiproxy_cleanup(context=self.context, error=error)
-        except Exception:  # a cleanup plugin failing must not turn an answer into an error
-            log.exception("request %s: a cleanup hook failed", self.context.request_id)
+        self._cleanup(error)
+
+    def _cleanup(self, error: KimiProxyError | None) -> None:
+        """Every ``kimiproxy_cleanup`` implementation, each on its own: one that raises is
+        logged and does not keep the others (the chat deletion among them) from running."""
+        arguments = {"context": self.context, "error": error}
+        # pluggy calls the newest-registered first; keep its order.
+        for implementation in reversed(self.core.pm.hook.kimiproxy_cleanup.get_hookimpls()):
+            try:
+                implementation.function(*(arguments[name] for name in implementation.argnames))
+            except Exception:  # a cleanup plugin failing must not turn an answer into an error
+                log.exception(
+                    "request %s: the cleanup hook of %s failed",
+                    self.context.request_id,
+                    implementation.plugin_name,
+                )
 
 
 def _chain(first: list[Event], rest: Iterator[Event] | None) -> Iterator[Event]:

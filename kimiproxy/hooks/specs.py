@@ -93,8 +93,8 @@ def kimiproxy_cleanup(context: ChatContext, error: KimiProxyError | None) -> Non
 
     Called exactly once per chat request after the answer: also when the client disconnected
     (``context.client_disconnected``) or an error happened (``error``, what the client is told).
-    Must not raise: an exception is logged, and the implementations that have not run yet are
-    skipped (``chat_cleanup`` among them), so catch your own failures.
+    Must not raise: each implementation is called on its own, so an exception is logged and the
+    others (``chat_cleanup`` among them) still run.
     """
 
 
