@@ -1,4 +1,4 @@
-"""``GET /v1/models`` and ``GET /v1/models/{id}``: the models this protocol generation supports."""
+"""``GET /v1/models`` and ``GET /v1/models/{id}``: the models the configured protocol supports."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ LISTED = {
         "kimi-search-silent",
     ],
 }
-# Features each protocol generation can really deliver.
+# Features each protocol (connect, rest) can really deliver.
 SUPPORTED_FLAGS = {
     "connect": {"search", "thinking", "silent"},
     "rest": {"search", "research", "thinking", "math", "silent"},
