@@ -126,10 +126,15 @@ class AccountLeases:
             log.warning("releasing the lease on account %s failed", lease.account_fp)
 
     def _renew_forever(self) -> None:
+        """Renew every held lease each third of its ttl; ends when none is held (the next
+        lease starts a new renewer)."""
         while True:
             time.sleep(self.ttl / 3)
             with self._guard:
                 held = list(self._held)
+                if not held:
+                    self._renewer = None
+                    return
             for lease in held:
                 try:
                     if not self.store.renew_lease(lease.account_fp, lease.holder, self.ttl):
