@@ -120,6 +120,7 @@ class UpstreamTimeout(UpstreamError):
     code = "upstream_timeout"
 
 
-class ClientDisconnected(Exception):
+class ClientDisconnected(BaseException):
     """The client closed its connection before its answer was complete. Not an error to
-    report to anyone: the answer is abandoned and cleaned up."""
+    report to anyone: the answer is abandoned and cleaned up. A ``BaseException``, like
+    ``GeneratorExit``, so that no ``except Exception`` on the way swallows it."""

@@ -1,17 +1,29 @@
 """The account store's errors. None of them ever carries a token: messages name the store and
-what went wrong, never a stored value."""
+what went wrong, never a stored value. What went wrong (``detail``: a path, a database error)
+is for the log and the operator; a client is told only that the store failed."""
 
 from __future__ import annotations
 
-from kimiproxy.errors import KimiProxyError
+import logging
+
+from kimiproxy.errors import InternalError
+
+log = logging.getLogger(__name__)
 
 
-class StoreError(KimiProxyError):
+class StoreError(InternalError):
     """The account store failed in a way retrying will not fix (500)."""
 
-    status = 500
-    error_type = "server_error"
     code = "store_error"
+    public_message = "the proxy's account store failed; the operator's log says why"
+
+    def __init__(self, detail: str, **kwargs):
+        super().__init__(self.public_message, **kwargs)
+        self.detail = detail
+        log.warning("%s: %s", type(self).__name__, detail)
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class StoreUnavailable(StoreError):
@@ -20,6 +32,7 @@ class StoreUnavailable(StoreError):
 
     status = 503
     code = "store_unavailable"
+    public_message = "the proxy's account store cannot be reached; try again shortly"
 
 
 class SealedTokenError(StoreError):
@@ -27,3 +40,4 @@ class SealedTokenError(StoreError):
     token was stored with."""
 
     code = "store_secret_key"
+    public_message = "the proxy cannot read its stored Kimi tokens; the operator's log says why"

@@ -12,7 +12,7 @@ from kimiproxy.api.client_watch import ClientWatch, set_write_timeout
 from kimiproxy.api.json_body import read_json_body
 from kimiproxy.api.state import proxy_state
 from kimiproxy.chat.core import ChatAnswer
-from kimiproxy.errors import ClientDisconnected, KimiProxyError
+from kimiproxy.errors import ClientDisconnected, InternalError, KimiProxyError
 from kimiproxy.wire.openai_chat import (
     DONE,
     ChunkWriter,
@@ -38,8 +38,9 @@ def chat_completions():
     environ = request.environ
     watch = ClientWatch(environ).start()
     try:
-        with watch.waiting():
-            answer = state.core.open(chat_request, credentials, streaming=chat_request.stream)
+        answer = state.core.open(
+            chat_request, credentials, chat_request.stream, interruptible=watch.waiting
+        )
         log.info(
             "request %s: model=%s stream=%s chat=%s",
             answer.context.request_id,
@@ -48,8 +49,10 @@ def chat_completions():
             answer.context.chat_id,
         )
         if not chat_request.stream:
-            with watch.waiting():
+            try:
                 message = answer.collect()
+            finally:
+                answer.close()
     except ClientDisconnected:
         watch.stop()
         return Response(status=CLIENT_CLOSED_REQUEST)
@@ -86,11 +89,7 @@ def _stream(answer: ChatAnswer, watch: ClientWatch) -> Iterator[bytes]:
     deltas = answer.deltas()
     try:
         yield writer.first()
-        while True:
-            with watch.waiting():
-                delta = next(deltas, None)
-            if delta is None:
-                break
+        for delta in deltas:
             if delta.kind == "reasoning":
                 yield writer.reasoning(delta.text)
             else:
@@ -106,6 +105,9 @@ def _stream(answer: ChatAnswer, watch: ClientWatch) -> Iterator[bytes]:
     except KimiProxyError as exc:
         log.warning("request %s: failed mid-stream: %s", answer.context.request_id, exc.code)
         yield stream_error(exc)
+    except Exception:
+        log.exception("request %s: writing the stream failed", answer.context.request_id)
+        yield stream_error(InternalError())
     finally:
         watch.stop()
         answer.close()  # a client that left before the end

@@ -10,13 +10,16 @@ stops reading, releases the account and cleans up at once.
 
 The same socket gets a send timeout (``KIMIPROXY_WRITE_TIMEOUT``): a client that stays connected
 but stops reading is cut off instead of holding its account while its buffers are full.
-Outside gunicorn (the Flask test client, another WSGI server) the watch does nothing.
+Outside gunicorn (the Flask test client, another WSGI server) and on TLS connections the watch
+does nothing. A client that half-closes its connection (shuts down writing but keeps reading)
+counts as gone: HTTP clients do not do that while waiting for an answer.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -37,6 +40,8 @@ def client_socket(environ: Mapping[str, object]) -> socket.socket | None:
     """The client's socket, when the server exposes it and gevent runs the worker."""
     sock = environ.get("gunicorn.socket")
     if not isinstance(sock, socket.socket) or not _gevent_hub_running():
+        return None
+    if isinstance(sock, ssl.SSLSocket):  # TLS cannot peek; such a client is noticed on write
         return None
     return sock
 
@@ -90,7 +95,10 @@ class ClientWatch:
         while True:
             try:
                 data = self._sock.recv(1, socket.MSG_PEEK)
-            except (TimeoutError, BlockingIOError, InterruptedError):
+            except (TimeoutError, InterruptedError):
+                continue
+            except BlockingIOError:
+                gevent.sleep(0.1)
                 continue
             except OSError:
                 data = b""  # reset by the client

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, TypeVar
 
 from kimiproxy.accounts.directory import is_pool_credential
@@ -68,7 +69,9 @@ class AccountRotation:
         *,
         wait_seconds: float,
         max_attempts: int,
+        interruptible: Callable[[], AbstractContextManager] = nullcontext,
     ):
+        self.interruptible = interruptible
         self.pm = pm
         self.leases = leases
         self.health = health
@@ -92,8 +95,11 @@ class AccountRotation:
                 self.health.failed(context.credential, error)
                 if self._retry_later(error, excluded, deadline):
                     continue
-                if attempts >= self.max_attempts or not self._worth_another(
-                    error, excluded | {context.credential}
+                out_of_time = time.monotonic() >= deadline
+                if (
+                    attempts >= self.max_attempts
+                    or out_of_time
+                    or not self._worth_another(error, excluded | {context.credential})
                 ):
                     raise
                 excluded.add(context.credential)
@@ -129,7 +135,11 @@ class AccountRotation:
                 leases=self.leases,
             )
 
-        lease = self.leases.acquire(candidates, choose, deadline) if candidates else None
+        lease = (
+            self.leases.acquire(candidates, choose, deadline, self.interruptible)
+            if candidates
+            else None
+        )
         if lease is not None:
             self._lease = lease
             return lease.credential
@@ -161,7 +171,8 @@ class AccountRotation:
         others = [c for c in context.credentials if c not in excluded and c != context.credential]
         if error.code != "account_busy" or others or time.monotonic() + BUSY_RETRY >= deadline:
             return False
-        time.sleep(BUSY_RETRY)
+        with self.interruptible():
+            time.sleep(BUSY_RETRY)
         return True
 
     def _worth_another(self, error: KimiProxyError, excluded: set[str]) -> bool:

@@ -1,4 +1,4 @@
-"""Per-request state shared by the pipeline and the plugins."""
+"""Per-request state shared by the chat core and the plugins."""
 
 from __future__ import annotations
 
@@ -50,12 +50,13 @@ class ChatContext:
     settings: Settings
     client: UpstreamClient
     request: ChatRequest
-    credentials: list[str]
-    credential: str = ""
+    credentials: list[str] = field(repr=False)  # tokens: never in a log line
+    credential: str = field(default="", repr=False)
     prompt: str = ""
     files: list[UploadedFile] = field(default_factory=list)
     chat_id: str | None = None  # the upstream chat the answer is in
-    created_chats: list[tuple[str, str]] = field(default_factory=list)  # (credential, chat id)
+    # (credential, chat id) of every chat the request created
+    created_chats: list[tuple[str, str]] = field(default_factory=list, repr=False)
     client_disconnected: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     extra: dict = field(default_factory=dict)  # free space for plugins

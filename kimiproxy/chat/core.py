@@ -12,7 +12,8 @@ the client disconnects, and when the answer is abandoned unread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 from kimiproxy.chat.accounts import AccountRotation
@@ -54,11 +55,23 @@ class ChatCore:
         self.leases = leases
         self.health = health
 
-    def open(self, request: ChatRequest, credentials: list[str], streaming: bool) -> ChatAnswer:
+    def open(
+        self,
+        request: ChatRequest,
+        credentials: list[str],
+        streaming: bool,
+        interruptible: Callable[[], AbstractContextManager] = nullcontext,
+    ) -> ChatAnswer:
         """Start the answer; returns once Kimi produced output, so every failure up to then is
-        raised here as a :class:`~kimiproxy.errors.KimiProxyError` (cleanup already done)."""
-        answer = ChatAnswer(self, request, credentials, streaming)
-        answer.start()
+        raised here as a :class:`~kimiproxy.errors.KimiProxyError` (cleanup already done).
+
+        ``interruptible()`` wraps each wait the answer makes (for an account, for Kimi's next
+        event): a surface that watches its client passes one that raises
+        :class:`~kimiproxy.errors.ClientDisconnected` there, so the answer is abandoned at a
+        point where nothing is half done. Cleanup itself is never interrupted.
+        """
+        answer = ChatAnswer(self, request, credentials, streaming, interruptible)
+        next(answer._lifecycle)
         return answer
 
     def ask(self, request: ChatRequest, credentials: list[str]) -> ChatAnswer:
@@ -73,9 +86,15 @@ class ChatAnswer:
     abandons it (the client left)."""
 
     def __init__(
-        self, core: ChatCore, request: ChatRequest, credentials: list[str], streaming: bool
+        self,
+        core: ChatCore,
+        request: ChatRequest,
+        credentials: list[str],
+        streaming: bool,
+        interruptible: Callable[[], AbstractContextManager] = nullcontext,
     ):
         self.core = core
+        self.interruptible = interruptible
         self.request = request
         self.context = ChatContext(
             settings=core.settings, client=core.client, request=request, credentials=credentials
@@ -87,6 +106,7 @@ class ChatAnswer:
             self.context,
             wait_seconds=core.settings.account_wait,
             max_attempts=core.settings.max_attempts,
+            interruptible=interruptible,
         )
         self.assembly = AnswerAssembly(core.pm, self.context, streaming)
         self.usage: dict | None = None
@@ -106,9 +126,6 @@ class ChatAnswer:
         return self.context.chat_id if self.context.keep_chat else None
 
     # -- driving ------------------------------------------------------------------------------
-    def start(self) -> None:
-        next(self._lifecycle)
-
     def deltas(self) -> Iterator[Delta]:
         """The post-processed pieces of a streamed answer; cleanup has run when this ends,
         whether it ends normally or by raising, and closing it abandons the answer."""
@@ -166,7 +183,7 @@ class ChatAnswer:
                 files=list(context.files),
                 has_files=bool(context.files),
             )
-            self._events = context.client.chat(turn)
+            self._events = _interruptible(context.client.chat(turn), self.interruptible)
             for event in self._events:
                 self._first.append(event)
                 if isinstance(event, ChatStarted):
@@ -215,6 +232,25 @@ class ChatAnswer:
                     self.context.request_id,
                     implementation.plugin_name,
                 )
+
+
+def _interruptible(
+    events: Iterable[Event], interruptible: Callable[[], AbstractContextManager]
+) -> Iterator[Event]:
+    """``events``, each wait for the next one inside ``interruptible()``; closing this closes
+    the upstream stream."""
+    iterator = iter(events)
+    try:
+        while True:
+            with interruptible():
+                event = next(iterator, None)
+            if event is None:
+                return
+            yield event
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
 
 def _chain(first: list[Event], rest: Iterator[Event] | None) -> Iterator[Event]:

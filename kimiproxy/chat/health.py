@@ -28,6 +28,12 @@ BUSY = "account_busy"  # Kimi's "still streaming another answer": no fault of th
 COOLING_CODES = frozenset({"rate_limit_exceeded", "upstream_overloaded"})
 
 
+def _about_the_account(error: KimiProxyError) -> bool:
+    """Whether ``error`` came from Kimi or the way to it (not from the client's own input,
+    such as a file that could not be fetched)."""
+    return error.status >= 500 or error.status in (401, 403, 429)
+
+
 class AccountHealth:
     def __init__(self, store: AccountStore, account_of: Callable[[str], str], max_cooldown: float):
         self.store = store
@@ -58,7 +64,7 @@ class AccountHealth:
     def failed(self, credential: str, error: KimiProxyError) -> None:
         account_fp = self.account_of(credential)
         kind = error.code or type(error).__name__
-        if error.code == BUSY:
+        if error.code == BUSY or not _about_the_account(error):
             return
         self.store.record_failure(account_fp, kind)
         if isinstance(error, AuthenticationFailed) and is_pool_credential(credential):

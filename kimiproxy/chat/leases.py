@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from kimiproxy.accounts import AccountStore, new_holder
 
@@ -74,10 +75,15 @@ class AccountLeases:
 
     # -- leasing ----------------------------------------------------------------------------
     def acquire(
-        self, candidates: list[str], choose: Callable[[set[str]], str | None], deadline: float
+        self,
+        candidates: list[str],
+        choose: Callable[[set[str]], str | None],
+        deadline: float,
+        interruptible: Callable[[], AbstractContextManager] = nullcontext,
     ) -> Lease | None:
-        """Lease the account ``choose(busy)`` picks among ``candidates``, waiting while it picks
-        none but some candidates are busy. ``None`` when nothing can be chosen in time."""
+        """Lease the account ``choose(busy)`` picks among ``candidates``, waiting (inside
+        ``interruptible()``) while it picks none but some candidates are busy. ``None`` when
+        nothing can be chosen in time."""
         refused: set[str] = set()
         while True:
             mark = self.store.release_mark()
@@ -96,25 +102,35 @@ class AccountLeases:
             wait = min(remaining, self.ttl / 2)
             if self.min_interval:
                 wait = min(wait, self.min_interval)
-            self.store.wait_for_release(wait, since=mark)
+            with interruptible():
+                self.store.wait_for_release(wait, since=mark)
             refused.clear()
 
     def _try(self, credential: str) -> Lease | None:
         account_fp = self.account_of(credential)
         holder = new_holder()
-        if not self.store.acquire_lease(
-            account_fp, holder, self.ttl, self.per_account, self.min_interval
-        ):
-            return None
         lease = Lease(self, credential, account_fp, holder)
-        self._last_started[credential] = time.time()
         with self._guard:
-            self._held.add(lease)
+            self._held.add(lease)  # renewed from the moment it exists in the store
             if self._renewer is None:
                 self._renewer = threading.Thread(
                     target=self._renew_forever, name="kimiproxy-lease-renewer", daemon=True
                 )
                 self._renewer.start()
+        try:
+            granted = self.store.acquire_lease(
+                account_fp, holder, self.ttl, self.per_account, self.min_interval
+            )
+        except BaseException:
+            lease.release()  # whatever interrupted the call, no lease may be left behind
+            raise
+        if not granted:
+            with self._guard:
+                self._held.discard(lease)
+            return None
+        if len(self._last_started) > 65536:
+            self._last_started.clear()
+        self._last_started[credential] = time.time()
         return lease
 
     def _release(self, lease: Lease) -> None:

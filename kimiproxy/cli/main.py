@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from kimiproxy.errors import KimiProxyError
 from kimiproxy.settings import load_config, unknown_environment
 
 
@@ -30,7 +31,7 @@ def _serve(options: argparse.Namespace) -> int:
         settings = load_config()
         # Start-up hooks (plugins' own checks) run here too, before anything listens.
         create_app(settings)
-    except ValueError as exc:  # SettingsError, or a plugin refusing its settings
+    except (ValueError, KimiProxyError) as exc:  # bad settings, a store that cannot open
         print(f"kimiproxy: {exc}", file=sys.stderr)
         return 2
     for name in unknown_environment():

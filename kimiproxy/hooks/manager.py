@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pluggy
 
 from kimiproxy.hooks import specs as hookspecs
-from kimiproxy.settings import Settings
+from kimiproxy.settings import Settings, SettingsError
 
 PROJECT = "kimiproxy"
 DEFAULT_PLUGINS = {
@@ -41,10 +41,19 @@ def build_plugin_manager(
             pm.register(plugin, name=name)
     pm.check_pending()
     if not pm.hook.kimiproxy_select_credential.get_hookimpls():
-        raise RuntimeError(
-            "no plugin implements kimiproxy_select_credential: "
-            "do not disable random_credential without a replacement"
+        raise SettingsError(
+            "disable_plugins",
+            "no plugin is left to choose an account (kimiproxy_select_credential): "
+            "do not disable random_credential without a replacement",
         )
+    for implementation in pm.hook.kimiproxy_cleanup.get_hookimpls():
+        if implementation.hookwrapper or implementation.wrapper:
+            # The core calls each cleanup on its own, so one failing cannot skip the others.
+            raise SettingsError(
+                "load_entrypoint_plugins",
+                f"plugin {implementation.plugin_name} wraps kimiproxy_cleanup, which takes "
+                "no wrappers",
+            )
     return pm
 
 

@@ -45,6 +45,12 @@ def coerce(name: str, value: object) -> object:
         raise SettingsError(
             name, f"must be sqlite:///path/state.db or redis://host:port/db, not {_short(value)}"
         )
+    if (
+        kind == "bind"
+        and text
+        and not re.match(r"^(unix:/.+|\[[0-9a-fA-F:]+\]:\d{1,5}|[^\s:\[\]]+:\d{1,5})$", text)
+    ):
+        raise SettingsError(name, f"must be host:port or unix:/path, not {_short(value)}")
     if kind == "choice":
         chosen = text.upper() if meta.get("upper") else text.lower()
         if chosen not in meta["choices"]:

@@ -119,7 +119,7 @@ class Settings:
     # -- hosting (read by gunicorn's configuration) --------------------------------------------
     host: str = _setting("0.0.0.0", "address to listen on", "str")
     port: int = _setting(8000, "port to listen on", "int", minimum=1, maximum=65535)
-    bind: str = _setting("", "host:port to listen on (overrides HOST and PORT)", "str")
+    bind: str = _setting("", "host:port to listen on (overrides HOST and PORT)", "bind")
     workers: int = _setting(2, "gunicorn worker processes", "int", minimum=1)
     worker_connections: int = _setting(1000, "concurrent requests per worker", "int", minimum=1)
     timeout: int = _setting(

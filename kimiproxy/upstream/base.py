@@ -18,7 +18,7 @@ class ChatTurn:
     (then ``prompt`` is only the new user text); without it the client creates a chat.
     """
 
-    credential: str
+    credential: str = field(repr=False)  # a token: never in a log line
     prompt: str
     model: ModelSpec
     chat_id: str | None = None
@@ -27,7 +27,7 @@ class ChatTurn:
 
 
 class UpstreamClient(Protocol):
-    """What the pipeline needs from a protocol client, ``connect`` or ``rest``.
+    """What the chat core needs from a protocol client, ``connect`` or ``rest``.
 
     ``chat`` yields :mod:`kimiproxy.upstream.events`: first :class:`ChatStarted` (as soon as the
     chat id is

@@ -123,3 +123,54 @@ def test_the_stream_route_cleans_up_before_its_last_event(core_app, scripted):
         if chunk.startswith(b"data: [DONE]"):
             seen_before_done.append(len(recorder.calls))
     assert seen_before_done == [1]
+
+
+class _LeaveAt:
+    """An ``interruptible`` that reports the client gone at its n-th wait."""
+
+    def __init__(self, at: int):
+        self.at, self.waits = at, 0
+
+    def __call__(self):
+        from contextlib import contextmanager
+
+        from kimiproxy.errors import ClientDisconnected
+
+        @contextmanager
+        def guard():
+            self.waits += 1
+            if self.waits == self.at:
+                raise ClientDisconnected("gone")
+            yield
+
+        return guard()
+
+
+@pytest.mark.parametrize("at", [1, 2, 3])
+def test_a_client_leaving_at_any_wait_is_cleaned_up_fully(core_app, scripted, at):
+    from kimiproxy.errors import ClientDisconnected
+
+    app, recorder = core_app
+    scripted.script = lambda turn: [TextDelta("a"), TextDelta("b"), Finished("stop")]
+    with pytest.raises(ClientDisconnected):
+        answer = _core(app).open(_request(), ["tok-a"], streaming=False, interruptible=_LeaveAt(at))
+        answer.collect()
+    assert recorder.calls == [(True, None)]
+    # Before the first event nothing was asked of Kimi; after it, the chat is deleted.
+    assert len(scripted.deleted) == (0 if at == 1 else 1)
+    assert not _core(app).leases.busy("tok-a")
+
+
+def test_an_interrupted_lease_call_leaves_no_lease(core_app, monkeypatch):
+    from kimiproxy.errors import ClientDisconnected
+
+    app, _ = core_app
+    leases = _core(app).leases
+
+    def interrupted(*args, **kwargs):
+        raise ClientDisconnected("gone")
+
+    monkeypatch.setattr(leases.store, "acquire_lease", interrupted)
+    with pytest.raises(ClientDisconnected):
+        leases.acquire(["tok-a"], lambda busy: "tok-a", 0.0)
+    assert not leases._held

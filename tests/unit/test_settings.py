@@ -183,3 +183,20 @@ def test_serve_stops_with_one_line_naming_the_variable(variable, value):
     assert len(lines) == 1 and lines[0].startswith(f"kimiproxy: {variable}: "), result.stderr
     assert "Listening" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:8000", "0.0.0.0:1", "[::1]:8080", "unix:/tmp/k.sock"])
+def test_bind_addresses(value):
+    assert load_config({"BIND": value}, environ={}).bind_address == value
+
+
+def test_a_bad_bind_address_is_one_line():
+    with pytest.raises(SettingsError, match=r"^KIMIPROXY_BIND: must be host:port"):
+        load_config({"BIND": "nonsense"}, environ={})
+
+
+def test_disabling_the_only_account_chooser_is_a_settings_error():
+    from kimiproxy.testing import make_app
+
+    with pytest.raises(SettingsError, match=r"^KIMIPROXY_DISABLE_PLUGINS: no plugin is left"):
+        make_app(settings={"DISABLE_PLUGINS": "random_credential"})
