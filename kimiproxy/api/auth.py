@@ -1,38 +1,33 @@
-"""Which Kimi tokens a request uses: the caller's own (``Bearer T1,T2``), or, when the operator
-set ``KIMIPROXY_API_KEYS``, the server's ``KIMIPROXY_KIMI_TOKENS`` for callers with a valid key."""
+"""Which Kimi accounts a chat request uses: the caller's own tokens (``Bearer T1,T2``), or,
+when the operator set client keys, every account of the server-held pool (the key was checked
+before the view ran, :mod:`kimiproxy.api.access`); the chat core skips the unhealthy ones."""
 
 from __future__ import annotations
 
-import hmac
-
-from flask import request
-
-from kimiproxy.accounts.directory import is_pool_credential
-from kimiproxy.errors import AuthenticationFailed
-from kimiproxy.settings import TOKEN_SHAPE, Settings
-
-
-def bearer_value() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise AuthenticationFailed(
-            "Missing credentials: send 'Authorization: Bearer <Kimi refresh token or access "
-            "token>' (several comma-separated)",
-            code="missing_api_key",
-        )
-    return value.strip()
+from kimiproxy.accounts import POOL
+from kimiproxy.accounts.directory import is_pool_credential, pool_credential
+from kimiproxy.api.access import client_key_checked, presented_key
+from kimiproxy.api.state import ProxyState
+from kimiproxy.errors import AuthenticationFailed, UpstreamUnavailable
+from kimiproxy.settings import TOKEN_SHAPE
 
 
-def request_credentials(settings: Settings) -> list[str]:
-    value = bearer_value()
-    if settings.api_keys:
-        presented = value.encode()
-        # Compare with every key, so the time taken does not tell which one nearly matched.
-        matches = [hmac.compare_digest(presented, key.encode()) for key in settings.api_keys]
-        if not any(matches):
+def request_credentials(state: ProxyState) -> list[str]:
+    if state.settings.server_held_accounts:
+        if not client_key_checked():  # a route registered without the app's access check
             raise AuthenticationFailed("Incorrect API key provided")
-        return list(settings.kimi_tokens)
+        accounts = state.store.list_accounts(source=POOL)
+        if not accounts:
+            raise UpstreamUnavailable(
+                "no Kimi account in the server's pool: add tokens with KIMIPROXY_KIMI_TOKENS, "
+                "KIMIPROXY_TOKENS_FILE or POST /v1/accounts",
+                code="no_usable_account",
+            )
+        return [pool_credential(account.fingerprint) for account in accounts]
+    value = presented_key(
+        "Missing credentials: send 'Authorization: Bearer <Kimi refresh token or access "
+        "token>' (several comma-separated)"
+    )
     credentials = [part.strip() for part in value.split(",") if part.strip()]
     if not credentials:
         raise AuthenticationFailed(

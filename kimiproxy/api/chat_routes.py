@@ -31,7 +31,7 @@ CLIENT_CLOSED_REQUEST = 499  # what the access log shows for a client that left
 @bp.post("/chat/completions")
 def chat_completions():
     state = proxy_state()
-    credentials = request_credentials(state.settings)
+    credentials = request_credentials(state)
     chat_request = parse_chat_request(
         read_json_body(), strip_citations_default=state.settings.strip_citations
     )

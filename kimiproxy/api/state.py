@@ -10,6 +10,7 @@ from flask import current_app
 from kimiproxy.accounts import AccountStore
 from kimiproxy.accounts.directory import AccountDirectory
 from kimiproxy.chat.core import ChatCore
+from kimiproxy.pool.watcher import PoolConfig
 from kimiproxy.settings import Settings
 from kimiproxy.upstream import UpstreamClient
 
@@ -22,6 +23,7 @@ class ProxyState:
     core: ChatCore
     store: AccountStore
     directory: AccountDirectory
+    pool: PoolConfig
 
 
 def proxy_state() -> ProxyState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable
 
 import pluggy
@@ -13,6 +14,8 @@ from kimiproxy.settings import Settings, SettingsError
 PROJECT = "kimiproxy"
 DEFAULT_PLUGINS = {
     "random_credential": "kimiproxy_plugins.random_credential",
+    "round_robin": "kimiproxy_plugins.round_robin",
+    "least_busy": "kimiproxy_plugins.least_busy",
     "file_inputs": "kimiproxy_plugins.file_inputs",
     "citations": "kimiproxy_plugins.citations",
     "chat_cleanup": "kimiproxy_plugins.chat_cleanup",
@@ -55,6 +58,34 @@ def build_plugin_manager(
                 "no wrappers",
             )
     return pm
+
+
+STRATEGY_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def strategy_names(pm: pluggy.PluginManager) -> list[str]:
+    """Every strategy name the loaded plugins declare, sorted; a malformed one stops the start."""
+    names: set[str] = set()
+    for declared in pm.hook.kimiproxy_selection_strategies():
+        for name in declared or ():
+            if not isinstance(name, str) or not STRATEGY_NAME.match(name):
+                raise SettingsError(
+                    "strategy",
+                    f"a plugin declares the strategy {name!r}: names are lower-case words "
+                    "joined by hyphens",
+                )
+            names.add(name)
+    return sorted(names)
+
+
+def check_strategy(pm: pluggy.PluginManager, settings: Settings) -> None:
+    """Stop the start when ``KIMIPROXY_STRATEGY`` names no strategy a loaded plugin provides."""
+    names = strategy_names(pm)
+    if settings.strategy not in names:
+        raise SettingsError(
+            "strategy",
+            f"must be one of {', '.join(names) or '(none loaded)'}, not {settings.strategy!r}",
+        )
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict]:

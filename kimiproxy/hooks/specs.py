@@ -43,7 +43,21 @@ def kimiproxy_select_credential(
     excluded or not in ``credentials`` counts as no choice, and the implementations after it
     are not asked: return ``None`` instead. Asked once per attempt, and again each time an
     account comes free while the request waits. Keep it quick. Stops at the first non-None
-    result; the built-in strategies answer last.
+    result; the built-in strategies answer last, each only when ``KIMIPROXY_STRATEGY`` names
+    it (``context.settings.strategy``).
+    """
+
+
+@hookspec
+def kimiproxy_selection_strategies() -> list[str]:
+    """Name the account selection strategies a plugin provides; every implementation runs.
+
+    ``KIMIPROXY_STRATEGY`` must be one of the names some loaded plugin returns, or the start
+    stops with a line naming the variable. The plugin's ``kimiproxy_select_credential`` then
+    chooses when ``context.settings.strategy`` is one of its names and returns ``None``
+    otherwise. Names are lower-case words joined by hyphens (``round-robin``); the built-ins
+    are ``random``, ``round-robin`` and ``least-busy`` (``trylast``), and a plugin that names
+    one of them, its selection not ``trylast``, answers before the built-in, replacing it.
     """
 
 

@@ -46,5 +46,14 @@ def post_fork(server, worker):
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
 
+def post_worker_init(worker):
+    """SIGHUP to a worker re-reads the tokens and keys files in place (gunicorn's default would
+    end the worker and its requests); SIGHUP to the master replaces the workers gracefully, and
+    the new ones read the files as they start."""
+    state = getattr(worker.wsgi, "extensions", {}).get("kimiproxy")
+    if state is not None:
+        signal.signal(signal.SIGHUP, lambda signum, frame: state.pool.request_reload())
+
+
 def worker_int(worker):
     worker.log.info("worker %s interrupted", worker.pid)

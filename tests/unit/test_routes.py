@@ -6,6 +6,8 @@ import json
 import pytest
 
 from kimiproxy import hookimpl
+from kimiproxy.accounts import fingerprint
+from kimiproxy.accounts.directory import pool_credential
 from kimiproxy.errors import RateLimited, UpstreamError
 from kimiproxy.upstream.events import (
     Finished,
@@ -168,7 +170,8 @@ def test_api_keys_mode(make_app, scripted):
     good = http.post(
         "/v1/chat/completions", json={"messages": USER}, headers={"Authorization": "Bearer k1"}
     )
-    assert good.status_code == 200 and scripted.turns[-1].credential == "server-tok"
+    server_held = pool_credential(fingerprint("server-tok"))
+    assert good.status_code == 200 and scripted.turns[-1].credential == server_held
 
 
 def test_server_tokens_without_keys_refuse_to_start(make_app):
