@@ -199,4 +199,4 @@ def test_disabling_the_only_account_chooser_is_a_settings_error():
     from kimiproxy.testing import make_app
 
     with pytest.raises(SettingsError, match=r"^KIMIPROXY_DISABLE_PLUGINS: no plugin is left"):
-        make_app(settings={"DISABLE_PLUGINS": "random_credential"})
+        make_app(settings={"DISABLE_PLUGINS": "random_credential,round_robin,least_busy"})
