@@ -81,6 +81,7 @@ def secret_scan(request, tmp_path_factory) -> SecretScan:
     give every process a test starts ``log=secret_scan.log_file(name)``, and add the secrets it
     is given."""
     scan = SecretScan(tmp_path_factory.mktemp("process-logs"))
+    scan.add(TEST_TOKEN)
     request.config.stash[SCAN] = scan
     return scan
 
@@ -111,6 +112,8 @@ def pytest_terminal_summary(terminalreporter, config):
     )
     for problem in problems:
         terminalreporter.write_line(f"secret scan: {problem}", red=True)
+    if problems:
+        terminalreporter.write_sep("=", "the secret scan failed: the run fails", red=True)
 
 
 @pytest.fixture(autouse=True)
