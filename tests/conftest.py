@@ -148,6 +148,8 @@ def proxy_factory(emulator, secret_scan):
                 "KIMIPROXY_UPSTREAM": emulator.url,
                 "KIMIPROXY_PROTOCOL": protocol,
                 "KIMIPROXY_LOAD_ENTRYPOINT_PLUGINS": "false",
+                # Everything a proxy logs is scanned for secrets: let it log everything.
+                "KIMIPROXY_LOG_LEVEL": "DEBUG",
                 **env,
             }
             secret_scan.add_settings(settings)

@@ -67,6 +67,8 @@ class Cluster:
             "KIMIPROXY_UPSTREAM": self.emulator_url,
             "KIMIPROXY_PROTOCOL": protocol,
             "KIMIPROXY_LOAD_ENTRYPOINT_PLUGINS": "false",
+            # Everything a proxy logs is scanned for secrets: let it log everything.
+            "KIMIPROXY_LOG_LEVEL": "DEBUG",
             **env,
         }
         self.scan.add_settings(settings)

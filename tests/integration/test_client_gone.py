@@ -83,6 +83,7 @@ def big_chunk_setup(secret_scan):
                         "KIMIPROXY_PROTOCOL": protocol,
                         "KIMIPROXY_LOAD_ENTRYPOINT_PLUGINS": "false",
                         "KIMIPROXY_WRITE_TIMEOUT": "1",
+                        "KIMIPROXY_LOG_LEVEL": "DEBUG",
                     },
                     log=secret_scan.log_file(f"proxy-{protocol}"),
                 ),
