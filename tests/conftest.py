@@ -1,4 +1,5 @@
-"""Shared fixtures: the Kimi emulator and kimiproxy as real gunicorn processes on loopback."""
+"""Shared fixtures: the Kimi emulator and kimiproxy as real gunicorn processes on loopback, each
+writing its log to the run's log directory, which is scanned for secrets when the run ends."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import requests
 
 from kimiproxy.hosting.processes import free_port, start_emulator, start_proxy, stop
+from tests.secret_scan import SecretScan
 
 TEST_TOKEN = "test-refresh-token"
 
@@ -54,6 +56,7 @@ class Proxy:
     url: str
     protocol: str
     env: dict = field(default_factory=dict)
+    scan: SecretScan | None = None
 
     @property
     def base_url(self) -> str:
@@ -62,9 +65,55 @@ class Proxy:
     def client(self, api_key: str = TEST_TOKEN, **options):
         from openai import OpenAI
 
+        if self.scan is not None:
+            self.scan.add_credentials(api_key)
         options.setdefault("max_retries", 0)
         options.setdefault("timeout", 30)
         return OpenAI(base_url=self.base_url, api_key=api_key, **options)
+
+
+SCAN = pytest.StashKey[SecretScan]()
+
+
+@pytest.fixture(scope="session")
+def secret_scan(request, tmp_path_factory) -> SecretScan:
+    """The run's log directory and the secrets no line of it may hold (see ``secret_scan.py``):
+    give every process a test starts ``log=secret_scan.log_file(name)``, and add the secrets it
+    is given."""
+    scan = SecretScan(tmp_path_factory.mktemp("process-logs"))
+    scan.add(TEST_TOKEN)
+    request.config.stash[SCAN] = scan
+    return scan
+
+
+PROBLEMS = pytest.StashKey[list[str]]()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if a log line of a process the tests started holds a secret, or if a
+    process left an empty log (then the scan would have seen nothing of it)."""
+    scan = session.config.stash.get(SCAN, None)
+    if scan is None:
+        return
+    problems = [f"{leak} (a secret in a log line)" for leak in scan.leaks()]
+    problems += [f"{p.name}: empty log" for p in scan.log_files() if not p.stat().st_size]
+    session.config.stash[PROBLEMS] = problems
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    scan, problems = config.stash.get(SCAN, None), config.stash.get(PROBLEMS, None)
+    if scan is None or problems is None:
+        return
+    terminalreporter.write_line(
+        f"secret scan: {len(scan.log_files())} process logs, {len(scan.secrets)} secrets, "
+        f"{len(problems)} problems ({scan.log_dir})"
+    )
+    for problem in problems:
+        terminalreporter.write_line(f"secret scan: {problem}", red=True)
+    if problems:
+        terminalreporter.write_sep("=", "the secret scan failed: the run fails", red=True)
 
 
 @pytest.fixture(autouse=True)
@@ -74,17 +123,21 @@ def _own_state(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def emulator():
+def emulator(secret_scan):
     port = free_port()
-    process = start_emulator(port)
+    process = start_emulator(port, log=secret_scan.log_file("emulator"))
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield Emulator(f"http://127.0.0.1:{port}")
+        yield Emulator(url)
     finally:
-        stop(process)
+        try:
+            secret_scan.collect_from_emulator(url)
+        finally:
+            stop(process)
 
 
 @pytest.fixture(scope="session")
-def proxy_factory(emulator):
+def proxy_factory(emulator, secret_scan):
     """``proxy_factory(protocol, **env)`` starts (once per distinct settings) a proxy."""
     started: dict[tuple, tuple[Proxy, object]] = {}
 
@@ -95,11 +148,15 @@ def proxy_factory(emulator):
                 "KIMIPROXY_UPSTREAM": emulator.url,
                 "KIMIPROXY_PROTOCOL": protocol,
                 "KIMIPROXY_LOAD_ENTRYPOINT_PLUGINS": "false",
+                # Everything a proxy logs is scanned for secrets: let it log everything.
+                "KIMIPROXY_LOG_LEVEL": "DEBUG",
                 **env,
             }
+            secret_scan.add_settings(settings)
             port = free_port()
-            process = start_proxy(port, settings)
-            started[key] = (Proxy(f"http://127.0.0.1:{port}", protocol, settings), process)
+            process = start_proxy(port, settings, log=secret_scan.log_file(f"proxy-{protocol}"))
+            proxy = Proxy(f"http://127.0.0.1:{port}", protocol, settings, secret_scan)
+            started[key] = (proxy, process)
         return started[key][0]
 
     try:

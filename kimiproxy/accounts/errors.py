@@ -4,11 +4,7 @@ is for the log and the operator; a client is told only that the store failed."""
 
 from __future__ import annotations
 
-import logging
-
 from kimiproxy.errors import InternalError
-
-log = logging.getLogger(__name__)
 
 
 class StoreError(InternalError):
@@ -20,7 +16,6 @@ class StoreError(InternalError):
     def __init__(self, detail: str, **kwargs):
         super().__init__(self.public_message, **kwargs)
         self.detail = detail
-        log.warning("%s: %s", type(self).__name__, detail)
 
     def __str__(self) -> str:
         return self.detail

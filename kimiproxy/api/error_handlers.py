@@ -51,6 +51,9 @@ def from_http_exception(error: HTTPException, body_limit: int) -> KimiProxyError
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(KimiProxyError)
     def proxy_error(error: KimiProxyError):
+        detail = getattr(error, "detail", None)
+        if detail:  # what the client is not told, the operator's log says
+            log.warning("%s: %s", error.code, detail)
         return error_response(error)
 
     @app.errorhandler(HTTPException)

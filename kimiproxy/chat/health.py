@@ -7,7 +7,9 @@
   doubles with each failure in a row (1, 2, 4 … seconds, with jitter), and is chosen again when
   the cool-down is over.
 - A success resets both.
-Every worker and instance sees the same state, in the account store.
+Every worker and instance sees the same state, in the account store. Keeping it is best effort:
+when the store cannot be reached, the outcome goes unrecorded (with a warning) rather than
+turning an answer Kimi already gave into an error, or Kimi's own error into a store error.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 
 from kimiproxy.accounts import DEAD, AccountStore
 from kimiproxy.accounts.directory import is_pool_credential
+from kimiproxy.accounts.errors import StoreError
 from kimiproxy.errors import AuthenticationFailed, KimiProxyError
 
 log = logging.getLogger(__name__)
@@ -54,18 +57,28 @@ class AccountHealth:
         return min(ends) if ends else None
 
     def succeeded(self, credential: str) -> None:
-        account_fp = self.account_of(credential)
+        try:
+            self._record_success(self.account_of(credential))
+        except StoreError as error:
+            log.warning("recording an account's success failed: %s", error.code)
+
+    def failed(self, credential: str, error: KimiProxyError) -> None:
+        if error.code == BUSY or not _about_the_account(error):
+            return
+        try:
+            self._record_failure(self.account_of(credential), credential, error)
+        except StoreError as store_error:
+            log.warning("recording an account's failure failed: %s", store_error.code)
+
+    def _record_success(self, account_fp: str) -> None:
         self.store.record_success(account_fp)
         account = self.store.get_account(account_fp)
         if account is not None and (account.state != "ready" or account.cooldown_until):
             self.store.mark_ready(account_fp)
         self.store.kv_delete(BACKOFF_NAMESPACE, account_fp)
 
-    def failed(self, credential: str, error: KimiProxyError) -> None:
-        account_fp = self.account_of(credential)
+    def _record_failure(self, account_fp: str, credential: str, error: KimiProxyError) -> None:
         kind = error.code or type(error).__name__
-        if error.code == BUSY or not _about_the_account(error):
-            return
         self.store.record_failure(account_fp, kind)
         if isinstance(error, AuthenticationFailed) and is_pool_credential(credential):
             # A client's own token is the client's to judge: it may send it again after a

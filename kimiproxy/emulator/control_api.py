@@ -40,6 +40,11 @@ def streams():
     return jsonify(streams=get_state().streams())
 
 
+@bp.get("/stream_history")
+def stream_history():
+    return jsonify(streams=get_state().stream_history())
+
+
 @bp.get("/refreshes")
 def refreshes():
     """Every token refresh, oldest first, and how many of them raced another holder."""
@@ -65,7 +70,15 @@ def mint_tokens():
     refresh = make_refresh_token(identity)
     state.refreshes.register(refresh, identity)
     access = make_access_token(identity, int(state.options["access_ttl"]))
+    state.token_book.note(refresh, access)
     return jsonify(account=account, refreshToken=refresh, accessToken=access)
+
+
+@bp.get("/tokens")
+def issued_tokens():
+    """Every token the emulator issued or was shown since it started, reset or not, for tests
+    that check their logs carry none."""
+    return jsonify(tokens=get_state().token_book.tokens())
 
 
 @bp.get("/faults")

@@ -67,9 +67,18 @@ def _account(body: object) -> str | None:
     return account_of(bearer_token())
 
 
+def _note_tokens(body: object) -> None:
+    """Put every token this call carries in the state's token book (never in the record)."""
+    book = get_state().token_book
+    book.note(bearer_token(), request.cookies.get("kimi-auth"))
+    if isinstance(body, dict):
+        book.note(*(body.get(key) for key in _TOKEN_FIELDS))
+
+
 def record_call() -> None:
     """``before_request`` hook: append the call (never a token) to the state's call list."""
     body = _body()
+    _note_tokens(body)
     call = {
         "method": request.method,
         "path": request.path,

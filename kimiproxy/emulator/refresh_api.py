@@ -98,7 +98,9 @@ def _refresh(token: str, *, rotate: bool) -> _Result:
     grant = ledger.finish(attempt, time.time())
     if grant is None:
         return _Result(refusal=_CONFLICT)
-    return _Result(grant, make_access_token(grant.identity, int(options["access_ttl"])))
+    access_token = make_access_token(grant.identity, int(options["access_ttl"]))
+    state.token_book.note(access_token, grant.refresh_token)
+    return _Result(grant, access_token)
 
 
 @bp.post(ROTATING_PATH)

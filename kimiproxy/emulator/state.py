@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
+import time
 
 from flask import current_app
 
@@ -17,6 +18,7 @@ from kimiproxy.emulator.options import merge_options
 from kimiproxy.emulator.records import Chat, StoredFile, Turn
 from kimiproxy.emulator.replies import Step, answer_text
 from kimiproxy.emulator.rotation import RefreshLedger
+from kimiproxy.emulator.token_book import TokenBook
 
 EXTENSION_KEY = "kimi_emulator"
 READY_STATUSES = frozenset({"initialized", "parsed"})
@@ -27,6 +29,7 @@ class EmulatorState:
         self._start_options = merge_options(options)
         self._lock = threading.Lock()
         self._stream_numbers = itertools.count(1)
+        self.token_book = TokenBook()  # not cleared by reset(): see token_book.py
         self.reset()
 
     def reset(self) -> None:
@@ -42,6 +45,8 @@ class EmulatorState:
             self._research_used: dict[str, int] = {}
             # Open completion streams: stream id -> (account, chat id).
             self._streams: dict[str, tuple[str, str]] = {}
+            # Every stream claim, granted or refused by the one-stream rule, oldest first.
+            self._stream_history: list[dict] = []
 
     def set_options(self, changes: dict) -> dict:
         """Change some options while running (``ValueError`` naming a bad one, changing none);
@@ -100,6 +105,7 @@ class EmulatorState:
             for stream_id, (_, stream_chat) in list(self._streams.items()):
                 if stream_chat == chat_id:
                     del self._streams[stream_id]
+                    self._stream_ended(stream_id)
 
     def rename_chat(self, chat_id: str, name: str) -> None:
         with self._lock:
@@ -225,16 +231,28 @@ class EmulatorState:
         one-stream-per-account rule refuses it because another stream of the account is open."""
         with self._lock:
             busy = any(owner == account for owner, _ in self._streams.values())
+            entry = {"id": None, "account": account, "chat_id": chat_id, "refused": False}
+            entry |= {"started_at": time.time(), "ended_at": None}
+            self._stream_history.append(entry)
             if busy and self.options["one_stream_per_account"]:
+                entry.update(refused=True, ended_at=entry["started_at"])
                 return None
             stream_id = f"stream-{next(self._stream_numbers)}"
+            entry["id"] = stream_id
             self._streams[stream_id] = (account, chat_id)
             return stream_id
 
     def end_stream(self, stream_id: str) -> None:
         """Release a slot; harmless if it was already released (or forgotten by a reset)."""
         with self._lock:
-            self._streams.pop(stream_id, None)
+            if self._streams.pop(stream_id, None) is not None:
+                self._stream_ended(stream_id)
+
+    def _stream_ended(self, stream_id: str) -> None:
+        for entry in reversed(self._stream_history):
+            if entry["id"] == stream_id:
+                entry["ended_at"] = time.time()
+                return
 
     def streams(self) -> list[dict]:
         with self._lock:
@@ -242,6 +260,13 @@ class EmulatorState:
                 {"id": stream_id, "account": account, "chat_id": chat_id}
                 for stream_id, (account, chat_id) in self._streams.items()
             ]
+
+    def stream_history(self) -> list[dict]:
+        """Every stream claim since the last reset, oldest first: granted ones with their
+        ``id`` and the times they began and released their account (``ended_at`` ``None`` while
+        open), refused ones (``refused`` true, ``id`` ``None``)."""
+        with self._lock:
+            return copy.deepcopy(self._stream_history)
 
 
 def get_state() -> EmulatorState:

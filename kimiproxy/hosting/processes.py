@@ -1,5 +1,10 @@
 """Starting the emulator and the proxy as real gunicorn processes on loopback (demo, tests,
-benchmarks), and waiting until they answer."""
+benchmarks), and waiting until they answer.
+
+Their output goes to the terminal, nowhere (``quiet``), or appended to a log file (``log``): the
+tests keep every proxy's log so that they can check, at the end of the run, that no line of it
+carries a token.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -39,7 +45,11 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30.0) -> No
 
 
 def start_emulator(
-    port: int, options: dict[str, object] | None = None, *, quiet: bool = True
+    port: int,
+    options: dict[str, object] | None = None,
+    *,
+    quiet: bool = True,
+    log: Path | None = None,
 ) -> subprocess.Popen:
     """One gevent worker: the emulator keeps its state in memory. ``options`` are the
     emulator's (``docs/emulator.md``); a bad one is a ``ValueError`` here, before anything
@@ -47,31 +57,43 @@ def start_emulator(
     command = [sys.executable, "-m", "kimiproxy.emulator", "--port", str(port)]
     for key, value in (options or {}).items():
         command += ["--option", option_argument(key, value)]
-    process = _popen(command, os.environ.copy(), quiet)
+    process = _popen(command, os.environ.copy(), quiet, log)
     wait_ready(f"http://127.0.0.1:{port}/_emulator/calls", process)
     return process
 
 
 def start_proxy(
-    port: int, env: dict[str, str] | None = None, *, workers: int = 1, quiet: bool = True
+    port: int,
+    env: dict[str, str] | None = None,
+    *,
+    workers: int = 1,
+    quiet: bool = True,
+    log: Path | None = None,
 ) -> subprocess.Popen:
-    """kimiproxy under gunicorn with its own ``gunicorn_conf`` (gevent workers)."""
+    """kimiproxy under gunicorn with its own ``gunicorn_conf`` (gevent workers). With ``log``,
+    everything it writes, its access log included, is appended to that file."""
     environment = os.environ.copy()
     # A proxy started here keeps its account state apart from every other one, unless told.
     environment["KIMIPROXY_DATA_DIR"] = tempfile.mkdtemp(prefix="kimiproxy-state-")
     environment.update(env or {})
     environment.update({"KIMIPROXY_BIND": f"127.0.0.1:{port}", "KIMIPROXY_WORKERS": str(workers)})
-    if quiet:
+    if quiet and log is None:
         environment.setdefault("KIMIPROXY_ACCESS_LOG", "/dev/null")
     command = [sys.executable, "-m", "gunicorn", "-c", "python:kimiproxy.hosting.gunicorn_conf"]
-    process = _popen(command, environment, quiet)
+    process = _popen(command, environment, quiet, log)
     wait_ready(f"http://127.0.0.1:{port}/ping", process)
     return process
 
 
-def _popen(command: list[str], env: dict[str, str], quiet: bool) -> subprocess.Popen:
-    output = subprocess.DEVNULL if quiet else None
-    return subprocess.Popen(command, env=env, stdout=output, stderr=output)
+def _popen(
+    command: list[str], env: dict[str, str], quiet: bool, log: Path | None
+) -> subprocess.Popen:
+    if log is None:
+        output = subprocess.DEVNULL if quiet else None
+        return subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen) -> None:

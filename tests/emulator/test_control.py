@@ -107,3 +107,25 @@ def test_reset_restores_the_start_up_options(emu):
     emu.client.post("/_emulator/reset")
     options = emu.client.get("/_emulator/options").json["options"]
     assert (options["research_total"], options["chunk_size"]) == (7, 8)
+
+
+def test_the_token_book_lists_every_token_seen_or_issued_across_resets(emu):
+    refresh = "book-refresh-token"
+    access = emu.token(refresh)
+    minted = emu.client.post("/_emulator/tokens", json={}).json
+    emu.client.post("/_emulator/reset")
+    rotated = emu.rotate(minted["refreshToken"]).json
+    tokens = emu.client.get("/_emulator/tokens").json["tokens"]
+    expected = [refresh, access, minted["refreshToken"], minted["accessToken"]]
+    expected += [rotated["accessToken"], rotated["refreshToken"]]
+    assert set(expected) <= set(tokens)
+    # The call record still shows none of them.
+    dumped = json.dumps(emu.client.get("/_emulator/calls").json["calls"])
+    assert not [token for token in tokens if token in dumped]
+
+
+def test_a_cookie_token_goes_in_the_book(emu):
+    access = emu.token("cookie-refresh")
+    emu.client.set_cookie("kimi-auth", access)
+    emu.client.get("/api/user")
+    assert access in emu.client.get("/_emulator/tokens").json["tokens"]

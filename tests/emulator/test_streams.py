@@ -269,3 +269,31 @@ def test_reset_forgets_open_streams(emu):
     response, _ = emu.complete(token, emu.create_chat(token), "hi")
     assert response.status_code == 200
     open_stream.close()  # a stale release after the reset is harmless
+
+
+def test_the_stream_history_shows_every_claim_granted_or_refused(emu):
+    token = emu.token()
+    chat_id = emu.create_chat(token)
+    open_stream = _open_rest(emu, token, chat_id)
+    assert _open_rest(emu, token, chat_id).status_code == 400
+    open_stream.close()
+    emu.chat_connect(token, "again")
+    history = emu.client.get("/_emulator/stream_history").json["streams"]
+    first, refused, second = history
+    assert first["id"] and not first["refused"] and first["chat_id"] == chat_id
+    assert refused["refused"] and refused["id"] is None
+    assert first["started_at"] <= refused["started_at"] <= first["ended_at"]
+    assert not second["refused"] and second["started_at"] >= first["ended_at"]
+    assert {entry["account"] for entry in history} == {first["account"]}
+    emu.client.post("/_emulator/reset")
+    assert emu.client.get("/_emulator/stream_history").json["streams"] == []
+
+
+def test_an_open_stream_has_no_end_in_the_history(emu):
+    token = emu.token()
+    open_stream = _open_connect(emu, token)
+    (entry,) = emu.client.get("/_emulator/stream_history").json["streams"]
+    assert entry["ended_at"] is None
+    open_stream.close()
+    (entry,) = emu.client.get("/_emulator/stream_history").json["streams"]
+    assert entry["ended_at"] >= entry["started_at"]

@@ -63,10 +63,12 @@ def test_a_client_that_leaves_frees_the_account_within_a_second(proxy, emulator,
 
 
 @pytest.fixture(scope="module")
-def big_chunk_setup():
+def big_chunk_setup(secret_scan):
     """An emulator that writes large deltas, and a proxy with a short write timeout."""
     emulator_port = free_port()
-    emulator_process = start_emulator(emulator_port, {"chunk_size": 65536})
+    emulator_process = start_emulator(
+        emulator_port, {"chunk_size": 65536}, log=secret_scan.log_file("emulator")
+    )
     url = f"http://127.0.0.1:{emulator_port}"
     proxies = {}
     try:
@@ -81,14 +83,19 @@ def big_chunk_setup():
                         "KIMIPROXY_PROTOCOL": protocol,
                         "KIMIPROXY_LOAD_ENTRYPOINT_PLUGINS": "false",
                         "KIMIPROXY_WRITE_TIMEOUT": "1",
+                        "KIMIPROXY_LOG_LEVEL": "DEBUG",
                     },
+                    log=secret_scan.log_file(f"proxy-{protocol}"),
                 ),
             )
         yield url, {p: u for p, (u, _) in proxies.items()}
     finally:
         for _, process in proxies.values():
             stop(process)
-        stop(emulator_process)
+        try:
+            secret_scan.collect_from_emulator(url)
+        finally:
+            stop(emulator_process)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -3,7 +3,9 @@ account is dead, Kimi failing for one account fails over to another before any o
 
 from __future__ import annotations
 
+from kimiproxy.accounts import StoreUnavailable
 from kimiproxy.accounts.directory import pool_credential
+from kimiproxy.chat.health import AccountHealth
 from kimiproxy.errors import AuthenticationFailed, RateLimited, UpstreamError
 from kimiproxy.upstream.events import Finished, TextDelta
 from kimiproxy.wire.openai_chat_request import parse_chat_request
@@ -105,3 +107,23 @@ def test_attempts_are_bounded(make_app, scripted):
     app = make_app(MAX_ATTEMPTS=2)
     assert post(app, "t1,t2,t3,t4").status_code == 502
     assert len(scripted.turns) == 2
+
+
+class _UnreachableStore:
+    """A store whose every call fails as a lost Redis connection does."""
+
+    def __getattr__(self, name):
+        def unreachable(*args, **kwargs):
+            raise StoreUnavailable("the account store redis://127.0.0.1:1/0 is unavailable")
+
+        return unreachable
+
+
+def test_health_is_best_effort_when_the_store_is_unreachable(caplog):
+    health = AccountHealth(_UnreachableStore(), lambda credential: "fp", max_cooldown=60)
+    # Neither an answer Kimi gave nor Kimi's own error turns into a store error.
+    health.succeeded("tok-a")
+    health.failed("tok-a", RateLimited("slow down", retry_after=3))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2 and all("store_unavailable" in w for w in warnings)
+    assert not any("tok-a" in w for w in warnings)
