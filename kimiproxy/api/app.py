@@ -39,7 +39,7 @@ def create_app(
     pm = build_plugin_manager(settings, extra_plugins=plugins)
     store = open_store(settings.state, settings.data_dir, secret_key=settings.secret_key or None)
     directory = AccountDirectory(store)
-    client = client or make_client(settings)
+    client = client or make_client(settings, directory)
     leases = AccountLeases(
         store,
         directory.account_of,
