@@ -80,9 +80,6 @@ class ScriptedClient:
     """
 
     protocol = "connect"
-    # Credentials are names here, server-held ones (``pool:<fingerprint>``) included: a test
-    # sees the account the core chose, as plugins do.
-    takes_pool_credentials = True
 
     def __init__(self, script: Script | Outcome | None = None) -> None:
         self.script = _as_script(script if script is not None else answer("Hello", " there"))

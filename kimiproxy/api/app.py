@@ -23,7 +23,6 @@ from kimiproxy.chat.core import ChatCore
 from kimiproxy.chat.health import AccountHealth
 from kimiproxy.chat.leases import AccountLeases
 from kimiproxy.hooks.manager import build_plugin_manager, check_strategy
-from kimiproxy.pool.upstream_bridge import with_pool_tokens
 from kimiproxy.pool.watcher import PoolConfig
 from kimiproxy.settings import Settings, load_config
 from kimiproxy.upstream import UpstreamClient, make_client
@@ -52,7 +51,7 @@ def create_app(
     pool = PoolConfig(settings, store)
     pool.load()
     directory = AccountDirectory(store)
-    client = client or make_client(settings)
+    client = client or make_client(settings, directory)
     leases = AccountLeases(
         store,
         directory.account_of,
@@ -61,7 +60,7 @@ def create_app(
         ttl=settings.lease_ttl,
     )
     health = AccountHealth(store, directory.account_of, settings.max_cooldown)
-    core = ChatCore(pm, settings, with_pool_tokens(client, store), leases, health)
+    core = ChatCore(pm, settings, client, leases, health)
     app.extensions["kimiproxy"] = ProxyState(
         settings=settings,
         pm=pm,

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 from kimiproxy.upstream.base import UpstreamClient
 
 if TYPE_CHECKING:
+    from kimiproxy.accounts.directory import AccountDirectory
     from kimiproxy.settings import Settings
 
 
-def make_client(settings: Settings) -> UpstreamClient:
-    """Build the client for ``settings.protocol`` (``connect`` or ``rest``).
+def make_client(settings: Settings, directory: AccountDirectory | None = None) -> UpstreamClient:
+    """Build the client for ``settings.protocol`` (``connect`` or ``rest``), keeping tokens in
+    ``directory``'s account store (by default, one opened from the settings).
 
     Only the chosen client is imported, so importing :mod:`kimiproxy.upstream` stays cheap.
     """
@@ -19,9 +21,9 @@ def make_client(settings: Settings) -> UpstreamClient:
     if protocol == "connect":
         from kimiproxy.upstream.connect.client import ConnectClient
 
-        return ConnectClient(settings)
+        return ConnectClient(settings, directory=directory)
     if protocol == "rest":
         from kimiproxy.upstream.rest.client import RestClient
 
-        return RestClient(settings)
+        return RestClient(settings, directory=directory)
     raise ValueError(f"unknown KIMIPROXY_PROTOCOL {protocol!r}; use 'connect' or 'rest'")

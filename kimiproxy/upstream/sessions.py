@@ -51,6 +51,7 @@ def make_session(headers: Mapping[str, str] | None = None) -> requests.Session:
 def browser_headers(origin: str) -> dict[str, str]:
     """The headers the web page sends with every call."""
     # Kimi ties a browser session to these ids; random per client, like a fresh browser tab.
+    # A request whose access token carries device_id and ssid claims sends those instead.
     return {
         "X-Msh-Platform": "web",
         "X-Msh-Device-Id": str(7 * 10**18 + secrets.randbelow(10**18)),

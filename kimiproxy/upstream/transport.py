@@ -1,17 +1,40 @@
-"""Sending one authenticated request to Kimi: the access token comes from the token cache, a 401
-is answered by one refresh and one retry, and any failure leaves as one of our errors."""
+"""Sending one authenticated request to Kimi: the access token comes from the token keeper, the
+identity headers from its claims, a 401 is answered by one refresh and one retry, and any failure
+leaves as one of our errors."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
 from kimiproxy.errors import UpstreamError
 from kimiproxy.upstream.failures import error_from_response, is_auth_failure, map_failure
-from kimiproxy.upstream.tokens import TokenCache, fingerprint, refresh_access_token
+from kimiproxy.upstream.keeper import TokenKeeper
+from kimiproxy.upstream.refresh import RefreshCalls
+from kimiproxy.upstream.tokens import fingerprint, identity_headers
+
+if TYPE_CHECKING:
+    from kimiproxy.accounts.directory import AccountDirectory
+    from kimiproxy.settings import Settings
+
+# A refresh lock outlives one refresh call (connect + read timeout) by this many seconds.
+LOCK_MARGIN = 5.0
+
+
+class AccessTokens(Protocol):
+    """What the transport needs from a token keeper (:class:`TokenKeeper`)."""
+
+    def get(self, credential: str) -> str: ...
+
+    def invalidate(self, credential: str, access_token: str | None = None) -> None: ...
+
+    def can_refresh(self, credential: str) -> bool: ...
+
+    def secrets_for(self, credential: str) -> tuple[str, ...]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +46,7 @@ class Transport:
         self,
         session: requests.Session,
         base_url: str,
-        tokens: TokenCache,
+        tokens: AccessTokens,
         timeout: tuple[float, float],
     ):
         self.session = session
@@ -35,18 +58,29 @@ class Transport:
     def refreshing_through(
         cls,
         session: requests.Session,
-        base_url: str,
-        timeout: tuple[float, float],
+        settings: Settings,
+        directory: AccountDirectory,
         *,
         ttl: float | None,
     ) -> Transport:
-        """A transport with its own :class:`TokenCache` (``ttl`` as there), whose refreshes go
-        to ``base_url`` over ``session`` like every other call."""
-
-        def refresh(refresh_token: str) -> str:
-            return refresh_access_token(session, base_url, refresh_token, timeout)
-
-        return cls(session, base_url, TokenCache(refresh, ttl=ttl), timeout)
+        """A transport whose :class:`TokenKeeper` keeps tokens in ``directory``'s store and
+        refreshes them over ``session`` like every other call; ``ttl`` as there."""
+        timeout = (settings.connect_timeout, settings.read_timeout)
+        refresher = RefreshCalls(
+            session,
+            directory.store,
+            auth_url=settings.auth_upstream_url,
+            base_url=settings.upstream_url,
+            timeout=timeout,
+        )
+        keeper = TokenKeeper(
+            directory,
+            refresher,
+            margin=settings.refresh_margin,
+            lock_ttl=sum(timeout) + LOCK_MARGIN,
+            ttl=ttl,
+        )
+        return cls(session, settings.upstream_url, keeper, timeout)
 
     def send(
         self,
@@ -70,7 +104,11 @@ class Transport:
         retried = False
         while True:
             access = self.tokens.get(credential)
-            request_headers = {"Authorization": f"Bearer {access}", **(headers or {})}
+            request_headers = {
+                "Authorization": f"Bearer {access}",
+                **identity_headers(access),
+                **(headers or {}),
+            }
             try:
                 response = self.session.request(
                     method,

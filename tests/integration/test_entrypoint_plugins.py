@@ -18,10 +18,12 @@ CHAT = {"model": "kimi", "messages": [{"role": "user", "content": "Hello"}]}
 
 
 def ask(proxy) -> requests.Response:
+    # A token per proxy: the first refresh rotates it, and another proxy's copy would be dead.
+    token = f"{TEST_TOKEN}-{proxy.url.rsplit(':', 1)[1]}"
     response = requests.post(
         f"{proxy.base_url}/chat/completions",
         json=CHAT,
-        headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+        headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
     assert response.status_code == 200, response.text

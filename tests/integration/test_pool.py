@@ -34,7 +34,9 @@ def new_token(name: str) -> str:
 class PoolProxy:
     """A proxy process and what a test needs to drive it."""
 
-    def __init__(self, emulator, tokens_file: Path, protocol: str = "connect", **env: str):
+    def __init__(
+        self, emulator, tokens_file: Path, log: Path, protocol: str = "connect", **env: str
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -47,7 +49,7 @@ class PoolProxy:
             "KIMIPROXY_STRATEGY": "round-robin",
             **env,
         }
-        self.process = start_proxy(self.port, self.env, workers=2)
+        self.process = start_proxy(self.port, self.env, workers=2, log=log)
 
     def client(self, api_key: str = API_KEY) -> openai.OpenAI:
         return openai.OpenAI(base_url=f"{self.url}/v1", api_key=api_key, max_retries=0, timeout=30)
@@ -77,13 +79,15 @@ class PoolProxy:
 
 
 @pytest.fixture
-def start(emulator, tmp_path):
+def start(emulator, tmp_path, secret_scan):
     started: list[PoolProxy] = []
 
     def factory(*tokens: str, **env: str) -> tuple[PoolProxy, Path]:
         tokens_file = tmp_path / f"tokens-{len(started)}"
         tokens_file.write_text("".join(f"{t}\n" for t in tokens))
-        proxy = PoolProxy(emulator, tokens_file, **env)
+        secret_scan.add(*tokens)
+        proxy = PoolProxy(emulator, tokens_file, secret_scan.log_file("proxy-pool"), **env)
+        secret_scan.add_settings(proxy.env)
         started.append(proxy)
         return proxy, tokens_file
 

@@ -8,6 +8,7 @@ import gzip
 import http.server
 import io
 import json
+import os
 import threading
 import time
 import zlib
@@ -19,10 +20,14 @@ from kimiproxy.upstream.connect.framing import FLAG_END_STREAM, encode_envelope
 
 BASE = "https://kimi.test"
 REFRESH_URL = BASE + "/api/auth/token/refresh"
+ROTATING_URL = BASE + "/api/account.gateway.v1.AuthService/RefreshToken"
 
 
 def settings(protocol: str = "rest", **overrides: object) -> dict:
-    return load_config({"PROTOCOL": protocol, "UPSTREAM": BASE, **overrides}, environ={})
+    """Settings for a client of ``BASE``, keeping its tokens in the test's own state directory
+    (see ``tests/conftest.py``)."""
+    config = {"PROTOCOL": protocol, "UPSTREAM": BASE, "DATA_DIR": os.environ["KIMIPROXY_DATA_DIR"]}
+    return load_config({**config, **overrides}, environ={})
 
 
 def _b64(data: dict) -> str:

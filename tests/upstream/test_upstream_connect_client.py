@@ -38,6 +38,7 @@ from kimiproxy.upstream.events import (
 from .helpers import (
     BASE,
     REFRESH_URL,
+    ROTATING_URL,
     chunked_body,
     encoded_server,
     frames,
@@ -56,7 +57,7 @@ CONNECT = {"Content-Type": "application/connect+json"}
 @pytest.fixture
 def mock():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.get(REFRESH_URL, json={"access_token": ACCESS})
+        rsps.post(ROTATING_URL, json={"accessToken": ACCESS, "refreshToken": "next-" + TOKEN})
         yield rsps
 
 
@@ -384,7 +385,7 @@ def test_401_refreshes_and_retries(mock, client):
     add_chat(mock, HELLO)
     events = list(client.chat(turn()))
     assert events[-1] == Finished("stop")
-    assert len([c for c in mock.calls if c.request.url == REFRESH_URL]) == 2
+    assert len([c for c in mock.calls if c.request.url == ROTATING_URL]) == 2
     assert len(chat_calls(mock)) == 2
 
 
@@ -409,7 +410,7 @@ def test_access_jwt_is_used_directly(mock, client):
     jwt = make_jwt(sub="direct")
     list(client.chat(ChatTurn(credential=jwt, prompt="x", model=parse_model("kimi"))))
     assert chat_calls(mock)[0].request.headers["Authorization"] == f"Bearer {jwt}"
-    assert not [c for c in mock.calls if c.request.url == REFRESH_URL]
+    assert not [c for c in mock.calls if c.request.url in (ROTATING_URL, REFRESH_URL)]
 
 
 def test_closing_the_generator_closes_the_response(mock, client):
@@ -617,3 +618,24 @@ def test_compressed_stream_is_read(mock):
         client.close()
     assert text_of(events) == "You said: hi"
     assert events[-1] == Finished("stop")
+
+
+def test_identity_headers_come_from_the_token_claims(mock, client):
+    claimed = make_jwt(sub="user-d", device_id="7309876543210987654", ssid="1730000000000000002")
+    mock.replace("POST", ROTATING_URL, json={"accessToken": claimed, "refreshToken": "next"})
+    add_chat(mock, HELLO)
+    list(client.chat(turn()))
+    headers = chat_calls(mock)[0].request.headers
+    assert headers["X-Traffic-Id"] == "user-d"
+    assert headers["X-Msh-Device-Id"] == "7309876543210987654"
+    assert headers["X-Msh-Session-Id"] == "1730000000000000002"
+
+
+def test_without_claims_the_session_ids_stay_and_no_traffic_id_is_sent(mock, client):
+    bare = make_jwt(sub=None)
+    mock.replace("POST", ROTATING_URL, json={"accessToken": bare, "refreshToken": "next"})
+    add_chat(mock, HELLO)
+    list(client.chat(turn()))
+    headers = chat_calls(mock)[0].request.headers
+    assert "X-Traffic-Id" not in headers
+    assert headers["X-Msh-Device-Id"].isdigit() and headers["X-Msh-Session-Id"].isdigit()

@@ -26,7 +26,7 @@ from kimiproxy.upstream.failures import (
     scrub,
 )
 from kimiproxy.upstream.sessions import make_session
-from kimiproxy.upstream.tokens import TokenCache
+from kimiproxy.upstream.tokens import is_access_token
 from kimiproxy.upstream.transport import Transport
 from kimiproxy.upstream.upload_bodies import FileSlice, MultipartFile
 
@@ -229,14 +229,30 @@ def test_long_messages_are_cut():
 # -- the transport ----------------------------------------------------------------------------
 
 
-class FakeTokens(TokenCache):
+class FakeTokens:
+    """A token keeper that hands out ``access-N`` and counts refreshes."""
+
     def __init__(self) -> None:
         self.refreshes = 0
-        super().__init__(self._refresh)
+        self.current: str | None = None
 
-    def _refresh(self, credential: str) -> str:
-        self.refreshes += 1
-        return f"access-{self.refreshes}"
+    def get(self, credential: str) -> str:
+        if is_access_token(credential):
+            return credential
+        if self.current is None:
+            self.refreshes += 1
+            self.current = f"access-{self.refreshes}"
+        return self.current
+
+    def invalidate(self, credential: str, access_token: str | None = None) -> None:
+        if access_token in (None, self.current):
+            self.current = None
+
+    def can_refresh(self, credential: str) -> bool:
+        return not is_access_token(credential)
+
+    def secrets_for(self, credential: str) -> tuple[str, ...]:
+        return (credential,)
 
 
 @responses.activate

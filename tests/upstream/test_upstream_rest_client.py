@@ -34,7 +34,16 @@ from kimiproxy.upstream.model_spec import ModelSpec
 from kimiproxy.upstream.rest.bodies import K1_KIMIPLUS_ID, wrap_urls
 from kimiproxy.upstream.rest.client import RestClient
 
-from .helpers import BASE, REFRESH_URL, chunked_body, make_jwt, settings, split_every, sse
+from .helpers import (
+    BASE,
+    REFRESH_URL,
+    ROTATING_URL,
+    chunked_body,
+    make_jwt,
+    settings,
+    split_every,
+    sse,
+)
 
 TOKEN = "Rf7Qx2Lm9Kp4Wz8Nt3Vb6Hc1Jd5Gs0"
 ACCESS = make_jwt(sub="user-a")
@@ -46,6 +55,8 @@ SSE = {"Content-Type": "text/event-stream"}
 @pytest.fixture
 def mock():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        # This Kimi has only the older refresh endpoint.
+        rsps.post(ROTATING_URL, status=404, json={"code": "unimplemented"})
         rsps.get(REFRESH_URL, json={"access_token": ACCESS, "refresh_token": TOKEN})
         rsps.get(BASE + "/api/user", json={"id": "user-a", "name": "emulator user"})
         rsps.post(BASE + "/api/chat", json={"id": CHAT, "name": "未命名会话"})
@@ -133,9 +144,32 @@ def test_create_stream_and_delete(mock, client):
 
     client.delete_chat(TOKEN, CHAT)
     assert calls_to(mock, f"/api/chat/{CHAT}")[-1].request.method == "DELETE"
-    # One refresh and one user lookup serve every call of this credential.
+    # One refresh serves every call of this credential; the user id is the token's sub claim.
     assert len(calls_to(mock, "/api/auth/token/refresh")) == 1
+    assert not calls_to(mock, "/api/user")
+
+
+def test_user_id_is_looked_up_once_when_the_token_does_not_say_it(mock, client):
+    anonymous = make_jwt(sub=None)
+    mock.replace("GET", REFRESH_URL, json={"access_token": anonymous})
+    add_stream(mock, HELLO)
+    list(client.chat(turn()))
+    list(client.chat(turn(chat_id=CHAT)))
+    stream_call = calls_to(mock, f"/api/chat/{CHAT}/completion/stream")[-1]
+    assert stream_call.request.headers["X-Traffic-Id"] == "user-a"
     assert len(calls_to(mock, "/api/user")) == 1
+
+
+def test_identity_headers_come_from_the_token_claims(mock, client):
+    claimed = make_jwt(sub="user-c", device_id="7301234567890123456", ssid="1730000000000000001")
+    mock.replace("GET", REFRESH_URL, json={"access_token": claimed})
+    add_stream(mock, HELLO)
+    list(client.chat(turn(chat_id=CHAT)))
+    headers = calls_to(mock, f"/api/chat/{CHAT}/completion/stream")[0].request.headers
+    assert headers["X-Traffic-Id"] == "user-c"
+    assert headers["X-Msh-Device-Id"] == "7301234567890123456"
+    assert headers["X-Msh-Session-Id"] == "1730000000000000001"
+    assert not calls_to(mock, "/api/user")
 
 
 def test_delete_tolerates_a_gone_chat(mock, client):
@@ -614,3 +648,22 @@ def test_parse_wait_ends_at_the_deadline_while_kimi_sends_keepalives(mock, keepa
         client.upload_file(TOKEN, "slow.pdf", "application/pdf", io.BytesIO(b"x"), 1, "file", CHAT)
     assert time.monotonic() - started < 1.5
     assert caught.value.message == "Kimi did not finish parsing slow.pdf in 0.3 s"
+
+
+def test_a_hanging_refresh_fails_the_turn_after_one_timeout(mock, client):
+    # The user id lookup must not swallow the timeout and make the turn refresh a second time.
+    mock.replace("POST", ROTATING_URL, body=requests.exceptions.ReadTimeout("hang"))
+    with pytest.raises(UpstreamTimeout):
+        list(client.chat(turn()))
+    assert len(calls_to(mock, "/api/account.gateway.v1.AuthService/RefreshToken")) == 1
+    assert not calls_to(mock, "/api/auth/token/refresh")
+    assert not calls_to(mock, "/api/user")
+
+
+def test_a_user_lookup_that_times_out_is_not_waited_for_twice(mock, client):
+    mock.replace("GET", REFRESH_URL, json={"access_token": make_jwt(sub=None)})
+    mock.replace("GET", BASE + "/api/user", body=requests.exceptions.ReadTimeout("hang"))
+    with pytest.raises(UpstreamTimeout):
+        list(client.chat(turn()))
+    assert len(calls_to(mock, "/api/user")) == 1
+    assert not calls_to(mock, "/api/chat")

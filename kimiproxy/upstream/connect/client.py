@@ -22,6 +22,7 @@ from kimiproxy.upstream.connect.framing import FramingError, encode_envelope, re
 from kimiproxy.upstream.connect.history import ChatHistory
 from kimiproxy.upstream.events import Event, Finished, UploadedFile, UpstreamFailed
 from kimiproxy.upstream.failures import answer_cut_off
+from kimiproxy.upstream.keeper import open_directory
 from kimiproxy.upstream.model_spec import ModelSpec
 from kimiproxy.upstream.sessions import browser_session, origin_of, timeouts
 from kimiproxy.upstream.streams import ResponseChunks
@@ -29,6 +30,7 @@ from kimiproxy.upstream.transport import Transport, parse_json
 from kimiproxy.upstream.upload_bodies import FileSlice, MultipartFile, new_boundary
 
 if TYPE_CHECKING:
+    from kimiproxy.accounts.directory import AccountDirectory
     from kimiproxy.settings import Settings
 
 SCENARIO = "SCENARIO_K2D5"
@@ -64,13 +66,22 @@ class ConnectClient:
 
     protocol = "connect"
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        session: requests.Session | None = None,
+        directory: AccountDirectory | None = None,
+    ):
         base = settings.upstream_url
         self._timeout = timeouts(settings)
         self._session = browser_session(origin_of(base), CONNECT_HEADERS, session)
         # Access JWTs live from about 15 minutes to 30 days; refresh ahead of their exp, not on
         # a timer.
-        self._transport = Transport.refreshing_through(self._session, base, self._timeout, ttl=None)
+        self._directory = directory or open_directory(settings)
+        self._owns_store = directory is None
+        self._transport = Transport.refreshing_through(
+            self._session, settings, self._directory, ttl=None
+        )
         self.tokens = self._transport.tokens
         self.history = ChatHistory(self._transport)
 
@@ -176,6 +187,8 @@ class ConnectClient:
 
     def close(self) -> None:
         self._session.close()
+        if self._owns_store:
+            self._directory.store.close()
 
     # -- the answer stream --------------------------------------------------------------------
 

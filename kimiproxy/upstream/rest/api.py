@@ -1,5 +1,6 @@
 """``rest`` calls to Kimi's REST API. Like the web page, every call carries the account's user
-id as ``X-Traffic-Id``; the id is read once per credential with ``GET /api/user``."""
+id as ``X-Traffic-Id``: the access token's ``sub`` claim when it has one (the transport sends
+it), else the id ``GET /api/user`` says, read once per credential."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from typing import Any
 
 import requests
 
-from kimiproxy.errors import KimiProxyError, RateLimited
-from kimiproxy.upstream.tokens import fingerprint
+from kimiproxy.errors import KimiProxyError, RateLimited, UpstreamTimeout
+from kimiproxy.upstream.tokens import fingerprint, identity_headers
 from kimiproxy.upstream.transport import Transport, parse_json
 
 log = logging.getLogger(__name__)
 
 # Callers may bring ever-new credentials; past this many remembered user ids, start over.
 TRAFFIC_ID_CACHE_SIZE = 4096
+TRAFFIC_ID = "X-Traffic-Id"
 
 
 class RestApi:
@@ -29,9 +31,12 @@ class RestApi:
 
     def send(self, credential: str, method: str, path: str, **kwargs: Any) -> requests.Response:
         """:meth:`Transport.send` with the account's ``X-Traffic-Id``."""
-        traffic_id = self.traffic_id(credential)
-        if traffic_id:
-            kwargs["headers"] = {"X-Traffic-Id": traffic_id, **(kwargs.get("headers") or {})}
+        # The token first: a refresh that fails (or hangs) fails this call, once.
+        access = self.transport.tokens.get(credential)
+        if TRAFFIC_ID not in identity_headers(access):
+            traffic_id = self.traffic_id(credential)
+            if traffic_id:
+                kwargs["headers"] = {TRAFFIC_ID: traffic_id, **(kwargs.get("headers") or {})}
         return self.transport.send(credential, method, path, **kwargs)
 
     def json(self, credential: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -45,7 +50,8 @@ class RestApi:
             return traffic_id
         try:
             user = self.transport.json(credential, "GET", "/api/user")
-        except RateLimited:
+        except (RateLimited, UpstreamTimeout):
+            # A Kimi that does not answer this call would keep the next one waiting as long.
             raise
         except KimiProxyError as error:
             if error.status == 401:

@@ -26,6 +26,7 @@ from kimiproxy.errors import (
 from kimiproxy.upstream.base import ChatTurn
 from kimiproxy.upstream.events import ChatStarted, Event, Finished, UploadedFile, UpstreamFailed
 from kimiproxy.upstream.failures import map_failure
+from kimiproxy.upstream.keeper import open_directory
 from kimiproxy.upstream.model_spec import ModelSpec
 from kimiproxy.upstream.rest.api import RestApi
 from kimiproxy.upstream.rest.bodies import completion_body, continuation_body, new_chat_body
@@ -35,6 +36,7 @@ from kimiproxy.upstream.sessions import browser_session, origin_of, timeouts
 from kimiproxy.upstream.transport import Transport, parse_json
 
 if TYPE_CHECKING:
+    from kimiproxy.accounts.directory import AccountDirectory
     from kimiproxy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,15 +47,22 @@ class RestClient:
 
     protocol = "rest"
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        session: requests.Session | None = None,
+        directory: AccountDirectory | None = None,
+    ):
         base = settings.upstream_url
         self._origin = origin_of(base)
         self._timeout = timeouts(settings)
         self._max_continuations = settings.max_continuations
         self.poll_interval = 1.0  # seconds between POST /api/file polls
         self._session = browser_session(self._origin, session=session)
+        self._directory = directory or open_directory(settings)
+        self._owns_store = directory is None
         transport = Transport.refreshing_through(
-            self._session, base, self._timeout, ttl=settings.access_token_ttl
+            self._session, settings, self._directory, ttl=settings.access_token_ttl
         )
         self.tokens = transport.tokens
         self._api = RestApi(transport)
@@ -143,6 +152,8 @@ class RestClient:
     def close(self) -> None:
         self._session.close()
         self._uploads.close()
+        if self._owns_store:
+            self._directory.store.close()
 
     # -- the answer stream --------------------------------------------------------------------
 
