@@ -229,3 +229,25 @@ def test_a_hanging_refresh_costs_one_read_timeout(fresh_kimi, protocol):
     assert response.status_code == 504, response.text
     assert 2 <= took < 3.5, took  # one read timeout, not two
     assert len(fresh_kimi.calls_to(ROTATING)) == 1
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_server_held_account_keeps_its_rotation_across_a_restart(fresh_kimi, protocol, tmp_path):
+    """The operator's configured token is the one Kimi has since killed; the pool account
+    answers on with the rotated one the store kept."""
+    token = f"pool-restart-{protocol}-refresh-token"
+    key = f"pool-restart-{protocol}-client-key"
+    fresh_kimi.secret_scan.add(token, key)
+    state = {
+        "KIMIPROXY_DATA_DIR": str(tmp_path / "state"),
+        "KIMIPROXY_KIMI_TOKENS": token,
+        "KIMIPROXY_API_KEYS": key,
+    }
+    with proxy(fresh_kimi, protocol, **state) as url:
+        answered(url, key)
+    time.sleep(ACCESS_TTL + 0.5)
+    with proxy(fresh_kimi, protocol, **state) as url:
+        answered(url, key)  # the same settings: the original token is re-read, not re-used
+    first, second = session_records(fresh_kimi, token)
+    assert (first["outcome"], second["outcome"]) == ("rotated", "rotated")
+    assert fresh_kimi.refreshes()["conflicts"] == 0
