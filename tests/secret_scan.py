@@ -22,7 +22,12 @@ import requests
 MIN_SECRET_LENGTH = 12
 JWT = re.compile(r"eyJ[\w-]{6,}\.eyJ[\w-]{6,}\.[\w-]*")
 # Settings whose values are secrets, comma-separated lists of them.
-SECRET_SETTINGS = ("KIMIPROXY_API_KEYS", "KIMIPROXY_KIMI_TOKENS", "KIMIPROXY_SECRET_KEY")
+SECRET_SETTINGS = (
+    "KIMIPROXY_API_KEYS",
+    "KIMIPROXY_KIMI_TOKENS",
+    "KIMIPROXY_OPERATOR_KEYS",
+    "KIMIPROXY_SECRET_KEY",
+)
 
 
 @dataclass(frozen=True)

@@ -135,15 +135,16 @@ class AccountRotation:
                 leases=self.leases,
             )
 
+        turned_away: set[str] = set()
         lease = (
-            self.leases.acquire(candidates, choose, deadline, self.interruptible)
+            self.leases.acquire(candidates, choose, deadline, self.interruptible, turned_away)
             if candidates
             else None
         )
         if lease is not None:
             self._lease = lease
             return lease.credential
-        if any(self.leases.busy(c) for c in candidates):
+        if turned_away or any(self.leases.busy(c) for c in candidates):
             raise RateLimited(
                 "every Kimi account given is busy with another answer; try again shortly",
                 code="account_busy",

@@ -80,10 +80,13 @@ class AccountLeases:
         choose: Callable[[set[str]], str | None],
         deadline: float,
         interruptible: Callable[[], AbstractContextManager] = nullcontext,
+        turned_away: set[str] | None = None,
     ) -> Lease | None:
         """Lease the account ``choose(busy)`` picks among ``candidates``, waiting (inside
         ``interruptible()``) while it picks none but some candidates are busy. ``None`` when
-        nothing can be chosen in time."""
+        nothing can be chosen in time. ``turned_away`` collects the candidates the store
+        refused although they looked free (taken meanwhile, or too soon after their last
+        answer)."""
         refused: set[str] = set()
         while True:
             mark = self.store.release_mark()
@@ -95,6 +98,8 @@ class AccountLeases:
                 if lease is not None:
                     return lease
                 refused.add(chosen)  # taken meanwhile, or too soon after its last answer
+                if turned_away is not None:
+                    turned_away.add(chosen)
                 continue
             remaining = deadline - time.monotonic()
             if not busy or remaining <= 0:

@@ -11,12 +11,14 @@ until ``DELETE /v1/accounts/{fingerprint}`` removes it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kimiproxy.accounts import POOL, AccountStore, fingerprint
 from kimiproxy.pool.lines import TokenEntry
 
+log = logging.getLogger(__name__)
 ORIGIN_NAMESPACE = "pool-origin"
 FROM_CONFIG, FROM_API = "config", "api"
 
@@ -55,7 +57,8 @@ def forget(store: AccountStore, account_fp: str) -> bool:
 
 def import_configured(store: AccountStore, entries: Iterable[TokenEntry]) -> ImportResult:
     """Make the store's configured pool accounts exactly ``entries``: new ones added, labels
-    given updated, those no longer configured deleted (API-added ones are left alone)."""
+    given updated, those no longer configured deleted (API-added ones are left alone) — unless
+    ``entries`` is empty, which deletes nothing."""
     wanted: dict[str, TokenEntry] = {}
     for entry in entries:
         wanted.setdefault(fingerprint(entry.token), entry)
@@ -67,6 +70,12 @@ def import_configured(store: AccountStore, entries: Iterable[TokenEntry]) -> Imp
         if origin_of(store, account_fp) != FROM_API:
             store.kv_set(ORIGIN_NAMESPACE, account_fp, FROM_CONFIG)
     removed = 0
+    if not wanted:
+        # An empty configuration is far likelier a file caught half-written or emptied by
+        # mistake than an operator retiring every account, and deleting would lose the
+        # rotated tokens for good (Kimi has killed the configured ones): keep them.
+        log.warning("the token configuration names no account; the stored ones are kept")
+        return ImportResult(configured=0, added=0, removed=0)
     for account_fp in store.kv_keys(ORIGIN_NAMESPACE):
         if account_fp in wanted or origin_of(store, account_fp) != FROM_CONFIG:
             continue

@@ -42,9 +42,7 @@ def coerce(name: str, value: object) -> object:
             raise SettingsError(name, str(exc).removeprefix(ENV_PREFIX + "FETCH_ALLOW: ")) from None
     text = _text(name, value).strip()
     if kind == "state" and text and not re.match(r"^(sqlite:///.+|sqlite://|rediss?://.+)$", text):
-        raise SettingsError(
-            name, f"must be sqlite:///path/state.db or redis://host:port/db, not {_short(value)}"
-        )
+        raise SettingsError(name, "must be sqlite:///path/state.db or redis://host:port/db")
     if (
         kind == "bind"
         and text

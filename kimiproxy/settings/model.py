@@ -25,6 +25,11 @@ class SettingsError(ValueError):
         super().__init__(f"{self.variable}: {problem}")
 
 
+def _without_password(url: str) -> str:
+    """A store URL fit to show: ``redis://:pw@host`` as ``redis://:***@host``."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
 def _setting(default: Any, doc: str, kind: str, **limits: Any) -> Any:
     return field(default=default, metadata={"doc": doc, "kind": kind, **limits})
 
@@ -161,6 +166,8 @@ class Settings:
             value = getattr(self, spec.name)
             if spec.metadata["kind"] == "tokens":
                 shown.append(f"{spec.name}=<{len(value)} hidden>")
+            elif spec.metadata["kind"] == "state":
+                shown.append(f"{spec.name}={_without_password(value)!r}")
             elif spec.metadata["kind"] == "secret":
                 shown.append(f"{spec.name}=<{'set' if value else 'unset'}>")
             else:

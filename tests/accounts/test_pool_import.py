@@ -49,6 +49,15 @@ def test_accounts_the_configuration_drops_are_deleted_those_the_api_added_kept(s
     assert origin_of(store, fingerprint("tok-api")) == FROM_API
 
 
+def test_an_empty_configuration_deletes_nothing(store, caplog):
+    import_configured(store, [TokenEntry("tok-a"), TokenEntry("tok-b")])
+    store.set_tokens(fingerprint("tok-a"), "rotated-a", None, None)
+    result = import_configured(store, [])
+    assert result.removed == 0 and "names no account" in caplog.text
+    assert store.get_account(fingerprint("tok-a")).refresh_token == "rotated-a"
+    assert pool_fps(store) == {fingerprint("tok-a"), fingerprint("tok-b")}
+
+
 def test_a_configured_token_the_api_added_first_stays_the_apis(store):
     add_from_api(store, "tok-a", None)
     import_configured(store, [TokenEntry("tok-a")])

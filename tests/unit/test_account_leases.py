@@ -65,3 +65,15 @@ def test_an_account_busy_everywhere_gives_429_after_the_wait(make_app, scripted)
     assert response.get_json()["error"]["code"] == "account_busy"
     assert len(scripted.turns) >= 2  # asked again before giving up
     assert time.monotonic() - started < 3
+
+
+def test_an_account_within_its_minimum_interval_gives_429_not_401(make_app, scripted):
+    http = make_app(ACCOUNT_MIN_INTERVAL=30, ACCOUNT_WAIT=0.5).test_client()
+    headers = {"Authorization": "Bearer spaced-account"}
+    assert (
+        http.post("/v1/chat/completions", json={"messages": USER}, headers=headers).status_code
+        == 200
+    )
+    response = http.post("/v1/chat/completions", json={"messages": USER}, headers=headers)
+    assert response.status_code == 429 and response.headers["Retry-After"]
+    assert len(scripted.turns) == 1

@@ -200,3 +200,11 @@ def test_disabling_the_only_account_chooser_is_a_settings_error():
 
     with pytest.raises(SettingsError, match=r"^KIMIPROXY_DISABLE_PLUGINS: no plugin is left"):
         make_app(settings={"DISABLE_PLUGINS": "random_credential,round_robin,least_busy"})
+
+
+def test_the_store_password_stays_out_of_the_repr_and_errors():
+    settings = load_config({"STATE": "redis://:hunter2-pass@127.0.0.1:6379/0"}, environ={})
+    assert "hunter2" not in repr(settings) and "redis://:***@127.0.0.1:6379/0" in repr(settings)
+    with pytest.raises(SettingsError) as caught:
+        load_config({"STATE": "redis//:hunter2-pass@host"}, environ={})
+    assert "hunter2" not in str(caught.value)
