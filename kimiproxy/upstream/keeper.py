@@ -7,6 +7,11 @@ account run one at a time everywhere: whoever takes the account's refresh lock i
 refreshes, stores both new tokens durably, and only then uses them; everyone else waits for
 those tokens instead of refreshing too. Within a process, callers of one account also queue on
 a lock of its own, so only one of them talks to the store while a refresh is on.
+
+Taking the store's refresh lock, refreshing, storing the tokens and releasing the lock is never
+cut short by a client that goes away: under gevent it runs in a greenlet of its own, which
+finishes even when the caller waiting for it is interrupted (``ClientDisconnected`` thrown into
+it), for once Kimi answered the old refresh token is dead and the new one must be stored.
 """
 
 from __future__ import annotations
@@ -16,18 +21,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kimiproxy.accounts import Account, AccountStore, StoreError, new_holder, open_store
 from kimiproxy.accounts.directory import AccountDirectory, is_pool_credential
 from kimiproxy.errors import AuthenticationFailed, UpstreamTimeout
 from kimiproxy.upstream.refresh import Refreshed
 from kimiproxy.upstream.tokens import is_access_token, jitter, token_expiry, token_lifetime
+from kimiproxy.upstream.uninterrupted import uninterrupted
 
 if TYPE_CHECKING:
     from kimiproxy.settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Refresher = Callable[[str, str, Callable[[], object]], Refreshed]
 # Seconds between two looks at an account whose refresh someone else is doing.
@@ -140,18 +148,29 @@ class TokenKeeper:
             access = self._usable(account)
             if access is not None:
                 return access
-            if self.store.acquire_refresh_lock(account_fp, holder, self._lock_ttl):
-                try:
-                    # Whoever held the lock before us may have just stored fresh tokens.
-                    account = self._account(account_fp)
-                    return self._usable(account) or self._refresh(account, holder)
-                finally:
-                    self.store.release_refresh_lock(account_fp, holder)
+            access = uninterrupted(lambda: self._refresh_if_free(account_fp, holder))
+            if access is not None:
+                return access
             if time.monotonic() >= deadline:
                 raise UpstreamTimeout(
                     f"Another token refresh of account {account_fp} did not finish in time"
                 )
             (self._sleep or time.sleep)(POLL_INTERVAL)
+
+    def _refresh_if_free(self, account_fp: str, holder: str) -> str | None:
+        """Take the account's refresh lock, refresh, store the tokens and release the lock;
+        ``None`` when someone else has the lock."""
+        acquired: bool | None = None  # None: the store failed, maybe after taking it
+        try:
+            acquired = self.store.acquire_refresh_lock(account_fp, holder, self._lock_ttl)
+            if not acquired:
+                return None
+            # Whoever held the lock before us may have just stored fresh tokens.
+            account = self._account(account_fp)
+            return self._usable(account) or self._refresh(account, holder)
+        finally:
+            if acquired is not False:
+                self.store.release_refresh_lock(account_fp, holder)
 
     def _refresh(self, account: Account, holder: str) -> str:
         account_fp = account.fingerprint

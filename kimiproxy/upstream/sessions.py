@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from http.cookiejar import DefaultCookiePolicy
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -40,6 +41,8 @@ def make_session(headers: Mapping[str, str] | None = None) -> requests.Session:
     default headers. Never put ``Authorization`` in ``headers``: tokens are set per request so a
     session can serve every account."""
     session = requests.Session()
+    # One session serves every account: a cookie Kimi sets for one must never reach another.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

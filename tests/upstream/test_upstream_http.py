@@ -322,3 +322,18 @@ def test_multipart_body_streams_in_small_reads():
     assert data in raw
     assert b'filename="na%22me.bin"' in raw
     assert raw.endswith(f"--{body.boundary}--\r\n".encode())
+
+
+def test_cookies_one_account_is_given_never_reach_another():
+    import responses as responses_lib
+
+    from kimiproxy.upstream.sessions import make_session
+
+    session = make_session()
+    with responses_lib.RequestsMock() as mock:
+        mock.get("https://kimi.example/a", headers={"Set-Cookie": "sid=account-a; Path=/"})
+        mock.get("https://kimi.example/b")
+        session.get("https://kimi.example/a")
+        session.get("https://kimi.example/b")
+        assert "Cookie" not in mock.calls[1].request.headers
+    assert not list(session.cookies)

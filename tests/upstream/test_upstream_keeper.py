@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 import responses
 
-from kimiproxy.accounts import fingerprint, new_holder, open_store
+from kimiproxy.accounts import StoreError, fingerprint, new_holder, open_store
 from kimiproxy.accounts.directory import AccountDirectory, pool_credential
 from kimiproxy.errors import AuthenticationFailed, UpstreamTimeout
 from kimiproxy.upstream.keeper import TokenKeeper
@@ -26,6 +29,7 @@ from .helpers import BASE, REFRESH_URL, make_jwt
 AUTH = "https://auth.kimi.test"
 ROTATING_URL = AUTH + "/api/account.gateway.v1.AuthService/RefreshToken"
 REFRESH = "Hq3Lx9Vm2Kp7Wn4Tz8Rb1Cj6Df0Gs5Y"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Clock:
@@ -339,3 +343,53 @@ def test_a_hanging_refresh_is_one_timeout(mock, directory):
     with pytest.raises(UpstreamTimeout):
         make_keeper(directory).get(REFRESH)
     assert len(mock.calls) == 1
+
+
+# -- interruptions ----------------------------------------------------------------------------
+
+
+def run_under_gevent(tmp_path, scenario: str) -> tuple[dict, str]:
+    command = [sys.executable, "-m", "tests.upstream.gevent_refresh", str(tmp_path / "state")]
+    result = subprocess.run(
+        [*command, scenario], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+@pytest.mark.parametrize("scenario", ["refresh", "lock"])
+def test_a_client_gone_mid_refresh_still_leaves_the_rotated_tokens_stored(tmp_path, scenario):
+    # ClientDisconnected is thrown into the waiting greenlet while Kimi answers the refresh
+    # ("refresh") or right after the store's refresh lock was taken ("lock").
+    seen, stderr = run_under_gevent(tmp_path, scenario)
+    assert seen["finished_at_interruption"] is False
+    assert seen["waiter"] == "ClientDisconnected"  # the interruption reached the waiter
+    assert seen["saved"] is True
+    assert seen["refresh_token"] == "rotated-1"
+    assert seen["access_token"] == seen["next_get"] == "plain-access-rotated"
+    assert seen["refresher_calls"] == 1
+    assert seen["lock_free"] is True
+    assert "Traceback" not in stderr
+
+
+def test_under_gevent_a_failed_refresh_reaches_the_caller_and_frees_the_lock(tmp_path):
+    seen, stderr = run_under_gevent(tmp_path, "refused")
+    assert seen["waiter"] == "AuthenticationFailed"
+    assert seen["lock_free"] is True
+    assert "Traceback" not in stderr  # the hub did not report the refresh greenlet's error
+
+
+def test_a_store_failure_right_after_taking_the_lock_releases_it(mock, directory):
+    store = directory.store
+    account_fp = directory.account_of(REFRESH)
+    acquire = store.acquire_refresh_lock
+
+    def acquire_then_fail(fp, holder, ttl):
+        acquire(fp, holder, ttl)
+        raise StoreError("the connection broke after the lock was taken")
+
+    store.acquire_refresh_lock = acquire_then_fail
+    with pytest.raises(StoreError):
+        make_keeper(directory).get(REFRESH)
+    assert acquire(account_fp, new_holder(), 5)  # not held until its ttl
+    assert not mock.calls
