@@ -268,6 +268,15 @@ def test_research_quota_exhausted_is_refused_before_anything(mock, client):
     assert not calls_to(mock, "/api/chat")
 
 
+def test_the_research_quota_kimi_reports_is_kept_with_the_account(mock, client):
+    mock.get(BASE + "/api/chat/research/usage", json={"remain": 1, "total": 3, "used": 2})
+    add_stream(mock, HELLO)
+    list(client.chat(turn(model="kimi-research")))
+    directory = client.tokens.directory
+    account = directory.store.get_account(directory.account_of(turn().credential))
+    assert account.quota == {"research": {"remain": 1, "total": 3, "used": 2}}
+
+
 def test_done_mid_stream_is_not_the_end(mock, client):
     add_stream(
         mock,

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import requests
 
+from kimiproxy.accounts import StoreError
 from kimiproxy.errors import (
     AuthenticationFailed,
     KimiProxyError,
@@ -121,12 +122,28 @@ class RestClient:
             return
         response.close()
 
+    def _note_quota(self, credential: str, kind: str, usage: dict) -> None:
+        """Keep what Kimi said of the account's quota, for ``GET /v1/accounts`` (best effort)."""
+        numbers = {k: v for k, v in usage.items() if k in ("used", "total", "remain")}
+        if not all(isinstance(v, (int, float)) for v in numbers.values()):
+            return
+        try:
+            directory = self.tokens.directory
+            account_fp = directory.account_of(credential)
+            account = directory.store.get_account(account_fp)
+            quota = dict((account.quota if account else None) or {})
+            quota[kind] = numbers
+            directory.store.upsert_account(account_fp, quota=quota)
+        except StoreError:
+            log.warning("could not note the research quota of an account")
+
     def check_research_quota(self, credential: str) -> None:
         """Refuse a research turn when the account has used all its research answers."""
         usage = self._api.json(credential, "GET", "/api/chat/research/usage")
         if not isinstance(usage, dict):
             return
         used, total = usage.get("used"), usage.get("total")
+        self._note_quota(credential, "research", usage)
         if isinstance(used, (int, float)) and isinstance(total, (int, float)) and used >= total:
             raise RateLimited(
                 f"This Kimi account has used all of its research answers ({used:g} of "
