@@ -25,6 +25,8 @@ from kimiproxy.hosting.processes import free_port, start_emulator, start_proxy, 
 from kimiproxy.upstream.connect.framing import EnvelopeDecoder, encode_envelope
 
 TOKEN = "benchmark-token"
+# The direct calls hold a login of their own: the proxy rotates its token, as Kimi has it.
+DIRECT_TOKEN = "benchmark-direct-token"
 PROMPT = "benchmark " * 20
 
 
@@ -45,7 +47,7 @@ def direct_rest(emulator: str) -> tuple[float, float]:
     session = requests.Session()
     start = time.perf_counter()
     token = session.get(
-        f"{emulator}/api/auth/token/refresh", headers={"Authorization": f"Bearer {TOKEN}"}
+        f"{emulator}/api/auth/token/refresh", headers={"Authorization": f"Bearer {DIRECT_TOKEN}"}
     ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     chat = session.post(
@@ -76,7 +78,7 @@ def direct_connect(emulator: str) -> tuple[float, float]:
     session = requests.Session()
     start = time.perf_counter()
     token = session.get(
-        f"{emulator}/api/auth/token/refresh", headers={"Authorization": f"Bearer {TOKEN}"}
+        f"{emulator}/api/auth/token/refresh", headers={"Authorization": f"Bearer {DIRECT_TOKEN}"}
     ).json()["access_token"]
     headers = {
         "Authorization": f"Bearer {token}",
@@ -122,6 +124,8 @@ def through_proxy(proxy: str, token: str = TOKEN) -> tuple[float, float]:
         headers={"Authorization": f"Bearer {token}"},
         json={"model": "kimi", "stream": True, "messages": [{"role": "user", "content": PROMPT}]},
     ) as answer:
+        if answer.status_code != 200:  # a figure of a failed answer would be no figure
+            raise RuntimeError(f"the proxy answered {answer.status_code}: {answer.text[:200]}")
         for line in answer.iter_lines():
             if first is None and b'"content":"' in line and b'"content":""' not in line:
                 first = time.perf_counter() - start
@@ -144,6 +148,8 @@ def main() -> None:
     emulator = f"http://127.0.0.1:{emulator_port}"
     try:
         for protocol, direct in (("connect", direct_connect), ("rest", direct_rest)):
+            # A new login for each run: the previous proxy rotated the tokens it used.
+            requests.post(f"{emulator}/_emulator/reset", timeout=5).raise_for_status()
             port = free_port()
             proxy_process = start_proxy(
                 port, {"KIMIPROXY_UPSTREAM": emulator, "KIMIPROXY_PROTOCOL": protocol}
