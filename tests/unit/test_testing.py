@@ -59,8 +59,11 @@ def test_make_app_ignores_the_environment_and_entry_points(monkeypatch):
     assert isinstance(state.client, testing.ScriptedClient)
 
 
-def test_make_app_takes_settings_as_overrides_or_whole():
+def test_make_app_takes_settings_as_overrides_or_whole(tmp_path):
     overrides = testing.make_app(settings={"kimiproxy_strip_citations": "yes"})
     assert overrides.extensions["kimiproxy"].settings.strip_citations
-    whole = load_config({"cors_origins": "", "load_entrypoint_plugins": False}, environ={})
+    whole = load_config(
+        {"cors_origins": "", "load_entrypoint_plugins": False, "data_dir": str(tmp_path)},
+        environ={},
+    )
     assert testing.make_app(settings=whole).extensions["kimiproxy"].settings is whole
