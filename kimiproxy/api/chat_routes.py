@@ -39,7 +39,7 @@ def chat_completions():
     watch = ClientWatch(environ).start()
     try:
         answer = state.core.open(
-            chat_request, credentials, chat_request.stream, interruptible=watch.waiting
+            chat_request, credentials, chat_request.stream, interruptible=watch.interruptible
         )
         log.info(
             "request %s: model=%s stream=%s chat=%s",

@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from kimiproxy.errors import ClientDisconnected
 
@@ -78,6 +78,12 @@ class ClientWatch:
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.kill(block=True)  # its recv must end before the next request reads
+
+    @property
+    def interruptible(self) -> Callable[[], AbstractContextManager]:
+        """What the chat core wraps its waits in: :meth:`waiting`, or nothing at all when there
+        is no socket to watch (no work per upstream event then)."""
+        return self.waiting if self._sock is not None else nullcontext
 
     @contextmanager
     def waiting(self) -> Iterator[None]:

@@ -74,8 +74,10 @@ class AccountHealth:
         self.store.record_success(account_fp)
         account = self.store.get_account(account_fp)
         if account is not None and (account.state != "ready" or account.cooldown_until):
+            # A backoff streak exists only beside a cool-down: a healthy account's success
+            # writes nothing more.
             self.store.mark_ready(account_fp)
-        self.store.kv_delete(BACKOFF_NAMESPACE, account_fp)
+            self.store.kv_delete(BACKOFF_NAMESPACE, account_fp)
 
     def _record_failure(self, account_fp: str, credential: str, error: KimiProxyError) -> None:
         kind = error.code or type(error).__name__
